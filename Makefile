@@ -1,0 +1,43 @@
+# Developer entry points. `make test` is what CI runs (see .ci/run).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: .venv test run bench lint format clean
+
+# The virtualenv; dependencies are reinstalled whenever a requirements file changes.
+.venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+test: .venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+# TODO(issue 9): replace with the full runner, scripts/run.py (server, worker and tiers).
+run: .venv
+	if [ -e bitstore_app/demo.py ] || [ -d bitstore_app/demo ]; then \
+		$(BIN)/python -m bitstore_app.demo; \
+	else \
+		$(BIN)/python manage.py runserver; \
+	fi
+
+bench: .venv
+	$(BIN)/python -m bench
+
+lint: .venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: .venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache test-output
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

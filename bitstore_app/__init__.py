@@ -1,0 +1,1 @@
+"""bitstore: a tiered, content-addressed blob store for Django."""

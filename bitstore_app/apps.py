@@ -1,0 +1,9 @@
+"""The Django app configuration for bitstore."""
+
+from django.apps import AppConfig
+
+
+class BitstoreConfig(AppConfig):
+    name = "bitstore_app"
+    verbose_name = "Bitstore"
+    default_auto_field = "django.db.models.BigAutoField"

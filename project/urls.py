@@ -1,0 +1,15 @@
+"""URL configuration for the bitstore project."""
+
+from importlib.util import find_spec
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]
+
+# bitstore_app.urls is written later (the blob views); mount it once it exists so the
+# project keeps working while the app is being built.
+if find_spec("bitstore_app.urls") is not None:
+    urlpatterns.append(path("bitstore/", include("bitstore_app.urls")))
