@@ -1,0 +1,109 @@
+"""The error hierarchy of the tier engine.
+
+Every error keeps the arguments it was built with, so it survives a pickle round trip
+(errors cross process boundaries in Celery and multiprocessing).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BitstoreError",
+    "StoreNotAvailable",
+    "NotFoundInStore",
+    "NotFoundWhileUnavailable",
+    "InvalidURI",
+    "InvalidDataFound",
+    "MissingExtra",
+]
+
+
+class BitstoreError(Exception):
+    """Base of the errors raised by stores; pickles with its constructor arguments."""
+
+    def __init__(self, message: str, *params: object) -> None:
+        self._params = params
+        super().__init__(message)
+
+    def __reduce__(self):
+        return type(self), self._params
+
+
+def _name(store: object) -> str:
+    return store if isinstance(store, str) else str(store)
+
+
+class StoreNotAvailable(BitstoreError):
+    """The store could not be asked: unreachable, refused, timed out or misconfigured."""
+
+    def __init__(self, store: object, reason: str | None = None) -> None:
+        self.store_name = _name(store)
+        self.reason = reason
+        suffix = f": {reason}" if reason else ""
+        super().__init__(f"{self.store_name} is not available{suffix}", self.store_name, reason)
+
+
+class NotFoundInStore(BitstoreError):
+    """The store answered, and it does not hold the URI."""
+
+    def __init__(self, store: object, uri: object, *extra: object) -> None:
+        self.store_name = _name(store)
+        self.uri = str(uri)
+        super().__init__(
+            self._message(self.store_name, self.uri, *extra), self.store_name, self.uri, *extra
+        )
+
+    @staticmethod
+    def _message(store_name: str, uri: str, *extra: object) -> str:
+        return f"{store_name} does not contain '{uri}'"
+
+
+class NotFoundWhileUnavailable(NotFoundInStore):
+    """No tier that answered holds the URI, but some tiers could not be asked: retry later."""
+
+    @staticmethod
+    def _message(store_name: str, uri: str, *extra: object) -> str:
+        unavailable = ", ".join(str(name) for name in extra[0]) if extra else "some tiers"
+        return f"'{uri}' was not found in {store_name}, and these tiers were unavailable: " + (
+            unavailable
+        )
+
+    @property
+    def unavailable(self) -> tuple[str, ...]:
+        return tuple(self._params[2]) if len(self._params) > 2 else ()
+
+
+class InvalidDataFound(NotFoundInStore):
+    """The data found does not match its SHA1: it is never returned and never cached."""
+
+    @staticmethod
+    def _message(store_name: str, uri: str, *extra: object) -> str:
+        actual = f" (its SHA1 is {extra[0]})" if extra and extra[0] else ""
+        return f"{store_name} holds invalid data for '{uri}'{actual}"
+
+
+class InvalidURI(BitstoreError, ValueError):
+    """The URI is not of a form the store accepts."""
+
+    def __init__(self, store: object, uri: object, hint: str | None = None) -> None:
+        self.store_name = store if isinstance(store, str) else type(store).__name__
+        self.uri = str(uri)
+        self.hint = hint
+        hint_text = f" (hint: {hint})" if hint else ""
+        super().__init__(
+            f"URI '{self.uri}' is invalid for {self.store_name}{hint_text}",
+            self.store_name,
+            self.uri,
+            hint,
+        )
+
+
+class MissingExtra(BitstoreError, ImportError):
+    """A tier needs an SDK that is not installed."""
+
+    def __init__(self, kind: str, package: str, extra: str) -> None:
+        super().__init__(
+            f"the {kind} tier needs the '{package}' package: pip install 'bitstore[{extra}]'",
+            kind,
+            package,
+            extra,
+        )

@@ -1,0 +1,98 @@
+"""File objects that stream a blob without holding it in memory."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+
+from .exceptions import InvalidDataFound
+
+
+class RangeReader(io.RawIOBase):
+    """Read bytes [start, end) of a blob by fetching one chunk at a time.
+
+    `fetch(first, last)` returns bytes first..last inclusive, as HTTP ranges do.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[int, int], bytes],
+        size: int,
+        start: int = 0,
+        end: int | None = None,
+        chunk_size: int = 8 * 1024 * 1024,
+    ) -> None:
+        self.size = size
+        self._fetch = fetch
+        self._position = start
+        self._end = size if end is None else min(end, size)
+        self._chunk_size = chunk_size
+        self._buffer = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        if not self._buffer and self._position < self._end:
+            last = min(self._position + self._chunk_size, self._end) - 1
+            self._buffer = memoryview(self._fetch(self._position, last))
+            self._position = last + 1
+        count = min(len(target), len(self._buffer))
+        target[:count] = self._buffer[:count]
+        self._buffer = self._buffer[count:]
+        return count
+
+
+class StreamReader(io.RawIOBase):
+    """Adapt an object with `read(n)` and `close()` (an HTTP body) to a raw file."""
+
+    def __init__(self, stream, size: int, on_close: Callable[[], None] | None = None) -> None:
+        self.size = size
+        self._stream = stream
+        self._on_close = on_close
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        data = self._stream.read(len(target))
+        target[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.close()
+            if self._on_close:
+                self._on_close()
+        super().close()
+
+
+class VerifyingReader(io.RawIOBase):
+    """Pass a whole blob through, and raise `InvalidDataFound` at its end if the SHA1 differs."""
+
+    def __init__(self, inner, sha1: str, store_name: str) -> None:
+        self.size = inner.size
+        self._inner = inner
+        self._sha1 = sha1
+        self._store_name = store_name
+        self._hash = hashlib.sha1()
+        self._checked = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        count = self._inner.readinto(target)
+        if count:
+            self._hash.update(memoryview(target)[:count])
+        elif not self._checked:
+            self._checked = True
+            actual = self._hash.hexdigest()
+            if actual != self._sha1:
+                raise InvalidDataFound(self._store_name, self._sha1, actual)
+        return count
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()

@@ -1,0 +1,70 @@
+"""The `Store` base: a mapping from URIs to bytes that one tier implements."""
+
+from __future__ import annotations
+
+import io
+from abc import ABC, abstractmethod
+from typing import BinaryIO
+
+from .exceptions import InvalidURI, NotFoundInStore
+
+
+class Store(ABC):
+    """A place that holds blobs by URI.
+
+    Subclasses implement `is_valid` and `get`; `put`, `exists` and `open` are optional.
+    """
+
+    URI_HINT: str | None = None
+    #: A label for traces, logs and the ledger; defaults to a description of the store.
+    name: str | None = None
+
+    @abstractmethod
+    def is_valid(self, uri: str) -> bool:
+        """Return whether the URI is of a form this store accepts."""
+
+    @abstractmethod
+    def get(self, uri: str) -> bytes:
+        """Return the blob's bytes, or raise `NotFoundInStore` / `StoreNotAvailable`."""
+
+    def put(self, uri: str, data: bytes) -> None:
+        """Store the blob; stores that cannot write say so."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement the 'put' method")
+
+    def exists(self, uri: str) -> bool:
+        """Return whether the store holds the URI (stores override this with a cheap check)."""
+        try:
+            self.get(uri)
+        except NotFoundInStore:
+            return False
+        return True
+
+    def open(self, uri: str, start: int = 0, end: int | None = None) -> BinaryIO:
+        """Return a readable file of bytes [start, end) of the blob; `size` is the whole length."""
+        data = self.get(uri)
+        return BytesReader(data, start, end)
+
+    def check_uri(self, uri: str) -> None:
+        """Raise `InvalidURI` unless the URI is of a form this store accepts."""
+        if not self.is_valid(uri):
+            raise InvalidURI(self, uri, hint=self.URI_HINT)
+
+    _check_valid = check_uri  # the seed library's name
+
+    def describe(self) -> str:
+        """Return a short description, used when no name was given."""
+        return type(self).__name__
+
+    def __str__(self) -> str:
+        return self.name or self.describe()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self}>"
+
+
+class BytesReader(io.BytesIO):
+    """An in-memory blob, or a slice of one, with the whole blob's `size`."""
+
+    def __init__(self, data: bytes, start: int = 0, end: int | None = None) -> None:
+        self.size = len(data)
+        super().__init__(memoryview(data)[start:end])

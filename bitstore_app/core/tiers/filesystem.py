@@ -1,0 +1,130 @@
+"""A tier on a local or mounted disk."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from ..exceptions import NotFoundInStore, StoreNotAvailable
+from ..store import Store
+
+
+class FileSystemRaw(Store):
+    """Blobs as files below a root folder, keyed by relative paths such as `blobs/<sha1>`.
+
+    Keys can never escape the root. Writes are atomic: a temporary file in the same folder,
+    flushed to disk, then renamed over the key, so a reader never sees a partial blob.
+    """
+
+    URI_HINT = "a relative path below the root, such as blobs/<sha1>"
+
+    def __init__(self, root: str | os.PathLike, *, create: bool = True) -> None:
+        self.root = Path(root).absolute()
+        self.create = create
+
+    def describe(self) -> str:
+        return f"file://{self.root}"
+
+    def is_valid(self, uri: str) -> bool:
+        return self._path_or_none(uri) is not None
+
+    def _path_or_none(self, uri: object) -> Path | None:
+        if not isinstance(uri, str) or not uri or "\0" in uri or "\\" in uri:
+            return None
+        parts = uri.split("/")
+        if uri.startswith("/") or any(part in ("", ".", "..") for part in parts):
+            return None
+        return self.root.joinpath(*parts)
+
+    def path(self, uri: str) -> Path:
+        """Return the file that holds the URI."""
+        path = self._path_or_none(uri)
+        if path is None:
+            self.check_uri(uri)
+        return path
+
+    def get(self, uri: str) -> bytes:
+        with self.open(uri) as file:
+            return file.read()
+
+    def open(self, uri: str, start: int = 0, end: int | None = None) -> BinaryIO:
+        path = self.path(uri)
+        try:
+            file = open(path, "rb")  # noqa: SIM115 - handed to the caller
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            self._check_root()
+            raise NotFoundInStore(self, uri) from None
+        except OSError as exc:
+            raise StoreNotAvailable(self, str(exc)) from exc
+        return _FileSlice(file, start, end)
+
+    def exists(self, uri: str) -> bool:
+        if self.path(uri).is_file():
+            return True
+        self._check_root()
+        return False
+
+    def put(self, uri: str, data: bytes) -> None:
+        path = self.path(uri)
+        try:
+            if self.create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            else:
+                self._check_root()
+            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+            try:
+                with os.fdopen(fd, "wb") as file:
+                    file.write(data)
+                    file.flush()
+                    os.fsync(file.fileno())
+                os.replace(temp, path)
+            except BaseException:
+                os.unlink(temp)
+                raise
+        except OSError as exc:
+            raise StoreNotAvailable(self, f"cannot write {uri}: {exc}") from exc
+
+    def _check_root(self) -> None:
+        if not self.root.is_dir():
+            raise StoreNotAvailable(self, f"the folder {self.root} does not exist")
+
+
+class _FileSlice:
+    """An open file limited to bytes [start, end), with the whole file's `size`."""
+
+    def __init__(self, file: BinaryIO, start: int, end: int | None) -> None:
+        self._file = file
+        self.size = os.fstat(file.fileno()).st_size
+        self._remaining = (self.size if end is None else min(end, self.size)) - start
+        file.seek(start)
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 or size > self._remaining:
+            size = max(self._remaining, 0)
+        data = self._file.read(size)
+        self._remaining -= len(data)
+        return data
+
+    def readinto(self, target) -> int:
+        view = memoryview(target)[: max(self._remaining, 0)]
+        count = self._file.readinto(view)
+        self._remaining -= count
+        return count
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._file.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    def __enter__(self) -> _FileSlice:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,97 @@
+"""A generic API source: GET `{base_url}/{sha1}` over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO
+
+from ..clients import LazyClient
+from ..exceptions import NotFoundInStore, StoreNotAvailable
+from ..reader import StreamReader
+from ..sha1 import Sha1APISource
+
+
+class HTTPAPISource(LazyClient, Sha1APISource):
+    """Blobs served by an HTTP API: 200 is the blob, 404 is "not found", and 5xx, other
+    refusals and timeouts are "not available"."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        url_template: str = "{base_url}/{sha1}",
+        headers: dict[str, str] | None = None,
+        verify: bool = False,
+        connect_timeout: float = 5,
+        read_timeout: float = 30,
+        pool_size: int = 32,
+    ) -> None:
+        super().__init__(verify=verify)
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, not {base_url!r}")
+        if "{sha1}" not in url_template:
+            raise ValueError(f"url_template must contain {{sha1}}, not {url_template!r}")
+        self.base_url = base_url.rstrip("/")
+        self.url_template = url_template
+        self.headers = dict(headers or {})
+        self.timeout = (connect_timeout, read_timeout)
+        self.pool_size = pool_size
+
+    def describe(self) -> str:
+        return self.base_url
+
+    def make_client(self) -> Any:
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_maxsize=self.pool_size)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update(self.headers)
+        return session
+
+    def url(self, sha1: str) -> str:
+        return self.url_template.format(base_url=self.base_url, sha1=sha1)
+
+    def _request(self, sha1: str, method: str = "GET", **kwargs: Any):
+        import requests
+
+        try:
+            response = self.client().request(method, self.url(sha1), timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise StoreNotAvailable(self, f"{method} {sha1}: {exc}") from exc
+        if response.status_code == 404:
+            response.close()
+            return None
+        if response.status_code != 200:
+            response.close()
+            raise StoreNotAvailable(self, f"{method} {sha1}: HTTP {response.status_code}")
+        return response
+
+    def api_get(self, sha1: str) -> bytes | None:
+        import requests
+
+        response = self._request(sha1)
+        if response is None:
+            return None
+        try:
+            return response.content
+        except requests.RequestException as exc:
+            raise StoreNotAvailable(self, f"reading {sha1}: {exc}") from exc
+
+    def exists(self, sha1: str) -> bool:
+        self.check_uri(sha1)
+        return self._request(sha1.lower(), "HEAD") is not None
+
+    def open(self, sha1: str, start: int = 0, end: int | None = None) -> BinaryIO:
+        if start or end is not None or self.verify:
+            return super().open(sha1, start, end)
+        self.check_uri(sha1)
+        response = self._request(sha1.lower(), stream=True)
+        if response is None:
+            raise NotFoundInStore(self, sha1)
+        size = int(response.headers.get("Content-Length", -1))
+        if size < 0:
+            response.close()
+            return super().open(sha1)
+        return StreamReader(response.raw, size)

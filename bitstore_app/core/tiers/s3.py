@@ -1,0 +1,146 @@
+"""Amazon S3 (and S3-compatible) tiers, addressed as `s3://bucket/key`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, BinaryIO
+
+from ..clients import LazyClient
+from ..exceptions import MissingExtra, NotFoundInStore, StoreNotAvailable
+from ..reader import StreamReader
+from ..store import Store
+
+ANONYMOUS = "anonymous"
+URI_REGEX = re.compile(r"^s3://([^/]+)/(.+)$")
+NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound", "InvalidObjectState"}
+AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "403"}
+
+
+def _botocore():
+    try:
+        import boto3
+        import botocore.config
+        import botocore.exceptions
+    except ImportError as exc:
+        raise MissingExtra("s3", "boto3", "s3") from exc
+    return boto3, botocore
+
+
+class S3Raw(LazyClient, Store):
+    """Objects in S3 buckets.
+
+    `credentials`: None for boto3's default chain, a dict of `boto3.Session` keyword arguments,
+    a list of those tried in order (the next one is used when S3 refuses the current one), or
+    `"anonymous"` for public buckets. The endpoint comes from `endpoint_url`, else from the
+    standard `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` variables.
+    """
+
+    URI_REGEX = URI_REGEX
+    URI_HINT = "s3://bucket/..."
+
+    def __init__(
+        self,
+        credentials: Any = None,
+        *,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+        connect_timeout: float = 5,
+        read_timeout: float = 30,
+        max_attempts: int = 3,
+        pool_size: int = 32,
+    ) -> None:
+        self.credentials = credentials if isinstance(credentials, list) else [credentials]
+        if not self.credentials:
+            raise ValueError("S3Raw needs at least one set of credentials (None means default)")
+        self.endpoint_url = endpoint_url
+        self.region_name = region_name
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_attempts = max_attempts
+        self.pool_size = pool_size
+        self._credentials_index = 0
+
+    @classmethod
+    def anonymous(cls, **options: Any) -> S3Raw:
+        return cls(ANONYMOUS, **options)
+
+    def describe(self) -> str:
+        return "S3Raw" + (f"({self.endpoint_url})" if self.endpoint_url else "")
+
+    def is_valid(self, uri: str) -> bool:
+        return isinstance(uri, str) and URI_REGEX.match(uri) is not None
+
+    def make_client(self) -> Any:
+        boto3, botocore = _botocore()
+        credentials = self.credentials[self._credentials_index]
+        config = botocore.config.Config(
+            max_pool_connections=self.pool_size,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            retries={"max_attempts": self.max_attempts, "mode": "standard"},
+        )
+        if credentials == ANONYMOUS:
+            config = config.merge(botocore.config.Config(signature_version=botocore.UNSIGNED))
+            session = boto3.Session()
+        else:
+            session = boto3.Session(**(credentials or {}))
+        try:
+            return session.client(
+                "s3", endpoint_url=self.endpoint_url, region_name=self.region_name, config=config
+            )
+        except Exception as exc:
+            raise StoreNotAvailable(self, f"cannot create an S3 client: {exc}") from exc
+
+    def _call(self, uri: str, method: str, **kwargs: Any) -> dict:
+        self.check_uri(uri)
+        bucket, key = URI_REGEX.match(uri).groups()
+        _, botocore = _botocore()
+        while True:
+            try:
+                return getattr(self.client(), method)(Bucket=bucket, Key=key, **kwargs)
+            except botocore.exceptions.ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code"))
+                if code in NOT_FOUND_CODES:
+                    raise NotFoundInStore(self, uri) from None
+                if code in AUTH_CODES and self._next_credentials():
+                    continue
+                raise StoreNotAvailable(self, f"{method} {uri}: {code}") from exc
+            except (botocore.exceptions.BotoCoreError, OSError) as exc:
+                raise StoreNotAvailable(self, f"{method} {uri}: {exc}") from exc
+
+    def _next_credentials(self) -> bool:
+        if self._credentials_index + 1 >= len(self.credentials):
+            return False
+        self._credentials_index += 1
+        self.reset_client()
+        return True
+
+    def get(self, uri: str) -> bytes:
+        with self.open(uri) as body:
+            return self._read(uri, body)
+
+    def _read(self, uri: str, body: BinaryIO) -> bytes:
+        _, botocore = _botocore()
+        try:
+            return body.read()
+        except (botocore.exceptions.BotoCoreError, OSError) as exc:
+            raise StoreNotAvailable(self, f"reading {uri}: {exc}") from exc
+
+    def open(self, uri: str, start: int = 0, end: int | None = None) -> BinaryIO:
+        kwargs = {}
+        if start or end is not None:
+            kwargs["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        response = self._call(uri, "get_object", **kwargs)
+        content_range = response.get("ContentRange")
+        size = int(content_range.rsplit("/", 1)[1]) if content_range else response["ContentLength"]
+        return StreamReader(response["Body"], size)
+
+    def exists(self, uri: str) -> bool:
+        try:
+            self._call(uri, "head_object")
+        except NotFoundInStore:
+            return False
+        return True
+
+    def put(self, uri: str, data: bytes) -> None:
+        self._call(uri, "put_object", Body=data)
