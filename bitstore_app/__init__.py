@@ -1,1 +1,47 @@
-"""bitstore: a tiered, content-addressed blob store for Django."""
+"""bitstore: a tiered, content-addressed blob store for Django.
+
+The public API, for views and tasks: `get`, `get_many`, `exists`, `put`, `open`. Importing
+this package touches neither models nor settings; each call loads the service on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def get(sha1: str) -> bytes:
+    """Return the blob's bytes from the first tier that has it."""
+    from . import services
+
+    return services.get(sha1)
+
+
+def get_many(hashes: Any, workers: int | None = None, errors: str = "raise") -> Any:
+    """Yield the blobs of `hashes` in order; see `services.get_many`."""
+    from . import services
+
+    return services.get_many(hashes, workers=workers, errors=errors)
+
+
+def exists(sha1: str) -> bool:
+    """Return whether any tier holds the blob."""
+    from . import services
+
+    return services.exists(sha1)
+
+
+def put(sha1: str, data: bytes) -> None:
+    """Verify the blob and write it into the cache tier (or the first writable tier)."""
+    from . import services
+
+    services.put(sha1, data)
+
+
+def open(sha1: str, start: int = 0, end: int | None = None) -> Any:  # noqa: A001
+    """Return a file object that streams the blob without holding it in memory."""
+    from . import services
+
+    return services.open(sha1, start, end)
+
+
+__all__ = ["exists", "get", "get_many", "open", "put"]

@@ -7,3 +7,6 @@ class BitstoreConfig(AppConfig):
     name = "bitstore_app"
     verbose_name = "Bitstore"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks, signals  # noqa: F401 - connects receivers, registers checks

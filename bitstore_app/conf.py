@@ -1,0 +1,58 @@
+"""bitstore's settings: one `BITSTORE = {...}` dict in Django settings, read lazily.
+
+Every key is optional; the defaults below are documented in README's configuration section.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+DEFAULTS: dict[str, Any] = {
+    # Seconds between checks of the tier configuration version (one tiny query per process).
+    "CONFIG_CHECK_INTERVAL": 2.0,
+    # Named credentials that tiers reference; string values "env:NAME" are read from the
+    # environment when the tier is built. Secrets never go in the database.
+    "CREDENTIALS": {},
+    # The fetch ledger: on/off, and when the in-memory buffer is written to the database.
+    "LEDGER_ENABLED": True,
+    "LEDGER_FLUSH_COUNT": 500,
+    "LEDGER_FLUSH_INTERVAL": 1.0,
+    # Records kept in memory while the database is down; past it the oldest are dropped.
+    "LEDGER_MAX_BUFFER": 200_000,
+    # Flush from a background thread (True) or only on count, exit and explicit flush().
+    "LEDGER_BACKGROUND_FLUSH": True,
+    # Threads used by get_many.
+    "GET_MANY_WORKERS": 16,
+}
+
+
+class BitstoreSettings:
+    """Attribute access to `settings.BITSTORE` with defaults, reloaded on `setting_changed`."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"unknown bitstore setting: {name}")
+        if name not in self._cache:
+            user = getattr(settings, "BITSTORE", {}) or {}
+            self._cache[name] = user.get(name, DEFAULTS[name])
+        return self._cache[name]
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+bitstore_settings = BitstoreSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == "BITSTORE":
+        bitstore_settings.reload()
+
+
+setting_changed.connect(_reload)

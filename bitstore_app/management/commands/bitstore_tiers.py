@@ -1,0 +1,33 @@
+"""List the tiers in order and probe each one live."""
+
+from django.core.management.base import BaseCommand
+
+from bitstore_app import services
+from bitstore_app.composer import TierSpec
+from bitstore_app.models import Tier
+
+
+class Command(BaseCommand):
+    help = "List tiers in the order they are tried, and check that each one answers."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-probe", action="store_true", help="list without probing")
+
+    def handle(self, no_probe=False, **options):
+        tiers = list(Tier.objects.all())
+        if not tiers:
+            self.stdout.write("No tiers are configured.")
+            return
+        for tier in tiers:
+            state = "enabled" if tier.enabled else "disabled"
+            line = f"{tier.position:>3}  {tier.name:<20} {tier.kind:<14} {tier.role:<6} {state:<8}"
+            line += f" {tier.location}"
+            if not no_probe:
+                probe = services.probe(TierSpec.of(tier))
+                verdict = (
+                    self.style.SUCCESS("reachable")
+                    if probe.reachable
+                    else self.style.ERROR(f"unreachable: {probe.error}")
+                )
+                line += f"  {verdict} ({probe.seconds * 1000:.0f} ms)"
+            self.stdout.write(line)

@@ -1,0 +1,135 @@
+"""Tiers, the configuration version, and the fetch ledger."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from .querysets import FetchRecordQuerySet, TierQuerySet
+
+KIND_HELP = (
+    "s3, gs, filesystem, django_storage, http_api, or the dotted path of a custom Store or "
+    "Sha1APISource class."
+)
+LOCATION_HELP = (
+    "s3://bucket/prefix/ for s3, gs://bucket/prefix/ for gs, an absolute folder for "
+    "filesystem, a STORAGES alias for django_storage, a base URL for http_api."
+)
+CREDENTIALS_HELP = (
+    "Empty for the default chain, 'anonymous', the name of an entry in "
+    "BITSTORE['CREDENTIALS'], or env:VARIABLE (JSON). Never a secret itself."
+)
+
+
+class Tier(models.Model):
+    """One place blobs are read from (a source) or written back to (the cache)."""
+
+    SOURCE = "source"
+    CACHE = "cache"
+    ROLES = [(SOURCE, "Source"), (CACHE, "Cache")]
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=200, help_text=KIND_HELP)
+    location = models.CharField(max_length=1000, blank=True, help_text=LOCATION_HELP)
+    role = models.CharField(max_length=10, choices=ROLES, default=SOURCE)
+    position = models.PositiveIntegerField(
+        default=0, db_index=True, help_text="Tiers are tried in increasing position."
+    )
+    enabled = models.BooleanField(default=True)
+    verify = models.BooleanField(
+        default=False, help_text="Check the SHA1 of what this tier returns (caches always do)."
+    )
+    write_back = models.BooleanField(
+        default=False, help_text="Blobs this tier serves are written into the cache tier."
+    )
+    options = models.JSONField(
+        default=dict, blank=True, help_text="Keyword options for the tier's class, as JSON."
+    )
+    credentials = models.CharField(max_length=200, blank=True, help_text=CREDENTIALS_HELP)
+    connect_timeout = models.FloatField(default=5.0, help_text="Seconds.")
+    read_timeout = models.FloatField(default=30.0, help_text="Seconds.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TierQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["role"],
+                condition=Q(role="cache", enabled=True),
+                name="bitstore_one_enabled_cache",
+                violation_error_message="Only one cache tier can be enabled at a time.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.write_back and self.role == self.CACHE:
+            raise ValidationError({"write_back": "A cache tier cannot write back into itself."})
+        if self.connect_timeout <= 0 or self.read_timeout <= 0:
+            raise ValidationError("Timeouts must be positive numbers of seconds.")
+        if not isinstance(self.options, dict):
+            raise ValidationError({"options": "Options must be a JSON object, such as {}."})
+
+
+class ConfigVersion(models.Model):
+    """A single row whose number moves whenever any tier changes."""
+
+    version = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "configuration version"
+
+    @classmethod
+    def current(cls) -> int:
+        row = cls.objects.filter(pk=1).values_list("version", flat=True).first()
+        return row or 0
+
+    @classmethod
+    def bump(cls) -> None:
+        if not cls.objects.filter(pk=1).update(version=F("version") + 1):
+            cls.objects.get_or_create(pk=1, defaults={"version": 1})
+
+
+class FetchRecord(models.Model):
+    """One fetch of one blob: who asked, which tiers were tried, and what each said."""
+
+    HIT = "hit"
+    NOT_FOUND = "not_found"
+    ERROR = "error"
+    INVALID = "invalid"
+    OUTCOMES = [(HIT, "Hit"), (NOT_FOUND, "Not found"), (ERROR, "Error"), (INVALID, "Invalid data")]
+
+    sha1 = models.CharField(max_length=40, verbose_name="SHA1")
+    tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="fetches"
+    )
+    tier_name = models.CharField(max_length=100, blank=True, help_text="The tier that served it.")
+    outcome = models.CharField(max_length=10, choices=OUTCOMES)
+    attempts = models.JSONField(
+        default=list, help_text="Each tier tried, in order: its outcome and milliseconds."
+    )
+    size = models.BigIntegerField(default=0, help_text="Bytes served.")
+    latency_ms = models.FloatField(help_text="Total milliseconds.")
+    cache_written = models.BooleanField(default=False)
+    user_id = models.BigIntegerField(null=True, blank=True, help_text="Web requests.")
+    task_id = models.CharField(max_length=255, blank=True, help_text="Celery tasks.")
+    created_at = models.DateTimeField(db_index=True)
+
+    objects = FetchRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["sha1", "-created_at"], name="bitstore_fetch_sha1"),
+            models.Index(fields=["tier", "created_at"], name="bitstore_fetch_tier"),
+            models.Index(fields=["outcome", "created_at"], name="bitstore_fetch_outcome"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sha1} {self.outcome} {self.tier_name or '-'}"

@@ -1,0 +1,164 @@
+"""The service layer: the composite built from the tier rows, and the public operations.
+
+Views, tasks, the admin and commands call this module. A `get` asks the database for
+nothing: the composite is cached per process and rebuilt only when the configuration
+version moves, which is checked at most every `CONFIG_CHECK_INTERVAL` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from django.db import DatabaseError, connections
+
+from .composer import TierSpec, build_composite, build_tier
+from .conf import bitstore_settings
+from .context import current_requester
+from .core import Fetch, Sha1Composite, map_in_order, parse_sha1, sha1_of
+from .ledger import buffer as ledger
+
+logger = logging.getLogger(__name__)
+
+#: A key no tier holds; probes ask for it, so they never write and never download.
+PROBE_SHA1 = sha1_of(b"bitstore probe")
+
+
+@dataclass
+class Snapshot:
+    """The composite of one configuration version, and its tiers' ids by name."""
+
+    composite: Sha1Composite
+    version: int
+    tier_ids: dict[str, int]
+    checked_at: float
+
+
+class _Configuration:
+    """The per-process composite, rebuilt when the configuration version moves."""
+
+    def __init__(self) -> None:
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def snapshot(self) -> Snapshot:
+        snapshot = self._snapshot
+        interval = bitstore_settings.CONFIG_CHECK_INTERVAL
+        if snapshot is not None and time.monotonic() - snapshot.checked_at < interval:
+            return snapshot
+        with self._lock:
+            if self._snapshot is snapshot:
+                self._snapshot = self._refresh(snapshot)
+            return self._snapshot
+
+    def _refresh(self, snapshot: Snapshot | None) -> Snapshot:
+        from .models import ConfigVersion
+
+        try:
+            version = ConfigVersion.current()
+            if snapshot is not None and snapshot.version == version:
+                snapshot.checked_at = time.monotonic()
+                return snapshot
+            return self._build(version)
+        except DatabaseError as exc:
+            connections[ConfigVersion.objects.db].close_if_unusable_or_obsolete()
+            if snapshot is None:
+                raise
+            logger.warning("cannot read the tier configuration, keeping the last one: %s", exc)
+            snapshot.checked_at = time.monotonic()
+            return snapshot
+
+    def _build(self, version: int) -> Snapshot:
+        from .models import Tier
+
+        specs = [TierSpec.of(tier) for tier in Tier.objects.enabled()]
+        composite = build_composite(specs, on_error=_leave_out)
+        logger.info("tier configuration %s: %s", version, composite.sources)
+        return Snapshot(composite, version, {s.name: s.id for s in specs}, time.monotonic())
+
+    def invalidate(self) -> None:
+        """Rebuild on the next call (tests, and after changes made in this process)."""
+        with self._lock:
+            self._snapshot = None
+
+
+def _leave_out(spec: TierSpec, exc: Exception) -> None:
+    logger.error("tier %s is left out: %s", spec.name, exc)
+
+
+configuration = _Configuration()
+
+
+def composite() -> Sha1Composite:
+    """Return the composite of the enabled tiers, as this process knows them."""
+    return configuration.snapshot().composite
+
+
+def fetch(sha1: str) -> Fetch:
+    """Ask the tiers for a blob, record the fetch in the ledger, and return what happened."""
+    snapshot = configuration.snapshot()
+    result = snapshot.composite.fetch(parse_sha1(sha1))
+    ledger.record(result, snapshot.tier_ids, current_requester())
+    return result
+
+
+def get(sha1: str) -> bytes:
+    """Return the blob's bytes from the first tier that has it."""
+    result = fetch(sha1)
+    if result.error is not None:
+        raise result.error
+    return result.data
+
+
+def get_many(
+    hashes: Iterable[str], workers: int | None = None, errors: str = "raise"
+) -> Iterator[bytes | Exception]:
+    """Yield the blobs in input order (see `bitstore_app.core.Composite.get_many`)."""
+    from .context import requested_by
+
+    requester = current_requester()
+
+    def one(sha1: str) -> bytes:
+        with requested_by(requester.user_id, requester.task_id):
+            return get(sha1)
+
+    return map_in_order(one, hashes, workers or bitstore_settings.GET_MANY_WORKERS, errors)
+
+
+def exists(sha1: str) -> bool:
+    """Return whether any tier holds the blob (existence checks, no download)."""
+    return composite().exists(parse_sha1(sha1))
+
+
+def put(sha1: str, data: bytes) -> None:
+    """Verify the blob and write it into the cache tier, or else the first writable tier."""
+    composite().put(parse_sha1(sha1), data)
+
+
+def open(sha1: str, start: int = 0, end: int | None = None) -> BinaryIO:  # noqa: A001
+    """Return a file that streams the blob (or bytes [start, end) of it) from the tiers."""
+    return composite().open(parse_sha1(sha1), start, end)
+
+
+@dataclass
+class Probe:
+    """The result of a live check of one tier."""
+
+    tier: str
+    reachable: bool
+    seconds: float
+    error: str = ""
+
+
+def probe(spec: TierSpec) -> Probe:
+    """Check a tier live without writing or downloading: ask whether it holds a probe key."""
+    started = time.perf_counter()
+    try:
+        build_tier(spec).exists(PROBE_SHA1)
+    except Exception as exc:
+        return Probe(spec.name, False, time.perf_counter() - started, str(exc))
+    return Probe(spec.name, True, time.perf_counter() - started)
