@@ -1,0 +1,184 @@
+"""`make run`: one command that brings up a working bitstore on this machine.
+
+It migrates the database, creates demo tiers and an admin user on first run, then runs the
+web server, one Celery worker and the demo API in the foreground until Ctrl-C. With no
+CELERY_BROKER_URL and DATABASE_URL it needs no server at all (SQLite and a filesystem broker);
+with them set, the same command runs on PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEMO_DIR = BASE_DIR / "var" / "demo"
+LOGIN_FILE = BASE_DIR / "var" / "admin-login.txt"
+HOST = os.environ.get("BITSTORE_HOST", "127.0.0.1")
+WEB_PORT = int(os.environ.get("BITSTORE_WEB_PORT", "8000"))
+API_PORT = int(os.environ.get("BITSTORE_DEMO_API_PORT", "8765"))
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    import django
+
+    django.setup()
+
+
+def migrate() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def create_demo_tiers() -> bool:
+    """Create demo tiers that need no cloud account, unless tiers exist; return if created."""
+    from bitstore_app.core import sha1_of
+    from bitstore_app.models import Tier
+
+    if Tier.objects.exists():
+        return False
+    cache, source = DEMO_DIR / "cache", DEMO_DIR / "source"
+    for folder in (cache, source):
+        folder.mkdir(parents=True, exist_ok=True)
+    for n in range(10):
+        data = f"bitstore demo file {n}\n".encode()
+        (source / sha1_of(data)).write_bytes(data)
+    Tier.objects.create(
+        name="local-cache", kind="filesystem", location=str(cache), role="cache", position=0
+    )
+    Tier.objects.create(name="local-files", kind="filesystem", location=str(source), position=1)
+    Tier.objects.create(
+        name="demo-api",
+        kind="http_api",
+        location=f"http://127.0.0.1:{API_PORT}/blobs",
+        position=2,
+        write_back=True,
+        verify=True,
+    )
+    return True
+
+
+def ensure_admin() -> tuple[str, str]:
+    """Return the admin login, creating the user on first run."""
+    from django.contrib.auth import get_user_model
+
+    username = os.environ.get("BITSTORE_ADMIN_USER", "admin")
+    password = os.environ.get("BITSTORE_ADMIN_PASSWORD")
+    users = get_user_model()
+    user = users.objects.filter(username=username).first()
+    if user is None:
+        password = password or secrets.token_urlsafe(12)
+        users.objects.create_superuser(username, f"{username}@localhost", password)
+        LOGIN_FILE.write_text(f"{username}\n{password}\n")
+        LOGIN_FILE.chmod(0o600)
+    elif password:
+        user.set_password(password)
+        user.save()
+    elif LOGIN_FILE.exists():
+        password = LOGIN_FILE.read_text().split("\n")[1]
+    return username, password or "(set on first run; see BITSTORE_ADMIN_PASSWORD)"
+
+
+def sample_blob_url() -> tuple[str, str]:
+    """Return a demo blob's SHA1 and a signed URL that fetches it without a session."""
+    from bitstore_app.signing import signed_blob_url
+    from project.demo_api import BLOBS
+
+    sha1 = next(iter(BLOBS))
+    return sha1, f"http://{HOST}:{WEB_PORT}{signed_blob_url(sha1)}"
+
+
+def start(name: str, command: list[str]) -> subprocess.Popen:
+    print(f"starting {name}: {' '.join(command)}", flush=True)
+    return subprocess.Popen(command, cwd=BASE_DIR, start_new_session=True)
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((HOST, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing answered on {HOST}:{port} within {timeout:g} s")
+
+
+def stop(children: dict[str, subprocess.Popen]) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for name, child in children.items():
+        try:
+            child.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in time; killing it", flush=True)
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
+def main() -> int:
+    setup_django()
+    migrate()
+    created = create_demo_tiers()
+    username, password = ensure_admin()
+    from django.db import connections
+
+    connections.close_all()
+    python = sys.executable
+    children = {
+        "demo API": start("demo API", [python, "-m", "project.demo_api", "--port", str(API_PORT)]),
+        "web": start(
+            "web", [python, "manage.py", "runserver", f"{HOST}:{WEB_PORT}", "--noreload"]
+        ),
+        "worker": start(
+            "worker",
+            [python, "-m", "celery", "-A", "project", "worker", "--pool", "threads", "-c", "4"]
+            + ["-l", "info"],
+        ),
+    }
+    stopping, failed = False, False
+
+    def on_signal(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        wait_for_port(WEB_PORT)
+        sha1, blob_url = sample_blob_url()
+        print(
+            "\nbitstore is running"
+            + (" (demo tiers created)" if created else "")
+            + f"\n  admin:      http://{HOST}:{WEB_PORT}/admin/  user {username}"
+            + f" password {password}"
+            + f"\n  a blob:     {blob_url}"
+            + f"\n  try:        curl -fsS '{blob_url}'"
+            + f"\n  warm cache: {python} manage.py bitstore_warm - <<< {sha1}"
+            + "\nPress Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    print(f"{name} exited with code {child.returncode}; stopping", flush=True)
+                    stopping = failed = True
+            time.sleep(0.2)
+    finally:
+        stop(children)
+    print("stopped", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
