@@ -19,13 +19,9 @@ test: .venv
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
-# TODO(issue 9): replace with the full runner, scripts/run.py (server, worker and tiers).
+# The main job on embedded defaults (SQLite, filesystem broker): web, worker and demo API.
 run: .venv
-	if [ -e bitstore_app/demo.py ] || [ -d bitstore_app/demo ]; then \
-		$(BIN)/python -m bitstore_app.demo; \
-	else \
-		$(BIN)/python manage.py runserver; \
-	fi
+	$(BIN)/python -m project.runner
 
 bench: .venv
 	$(BIN)/python -m bench
