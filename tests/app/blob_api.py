@@ -1,0 +1,74 @@
+"""A real blob API for `http_api` tiers: a threaded HTTP server on loopback.
+
+GET and HEAD `/blobs/<sha1>` answer 200 with the blob, or 404; `fail_with` makes every
+request answer that status instead. Every request is counted, with its headers.
+"""
+
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+CHUNK = 64 * 1024
+
+
+class BlobAPI:
+    def __init__(self):
+        self.blobs: dict[str, bytes] = {}
+        self.fail_with: int | None = None
+        self.requests: Counter = Counter()
+        self.headers: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/blobs"
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+    def count(self, method: str, sha1: str) -> int:
+        """Return how many `method` requests asked for `sha1`."""
+        return self.requests[(method, sha1)]
+
+    def seen(self, method, sha1, headers):
+        with self._lock:
+            self.requests[(method, sha1)] += 1
+            self.headers.append(headers)
+
+
+def _handler_for(api: BlobAPI):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self._answer(send_body=True)
+
+        def do_HEAD(self):
+            self._answer(send_body=False)
+
+        def _answer(self, send_body):
+            sha1 = self.path.rsplit("/", 1)[-1]
+            api.seen(self.command, sha1, dict(self.headers))
+            data = api.blobs.get(sha1) if self.path.startswith("/blobs/") else None
+            status = api.fail_with or (200 if data is not None else 404)
+            body = data if status == 200 else b""
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if send_body:
+                view = memoryview(body)
+                for offset in range(0, len(view), CHUNK):
+                    self.wfile.write(view[offset : offset + CHUNK])
+
+        def log_message(self, format, *args):
+            pass
+
+    return Handler

@@ -1,0 +1,145 @@
+"""Tiers created through the ORM, one of each kind on a real backend, drive the public API."""
+
+import hashlib
+import os
+import tracemalloc
+
+import pytest
+
+import bitstore_app
+from bitstore_app import services
+from bitstore_app.core import InvalidDataFound, NotFoundInStore, NotFoundWhileUnavailable
+from bitstore_app.models import Tier
+from tests.app import backends
+from tests.app.conftest import make_blob
+
+pytestmark = pytest.mark.django_db
+
+KINDS = ["s3", "gs", "filesystem", "django_storage", "http_api", "dotted_path"]
+
+
+@pytest.fixture(params=KINDS)
+def backend(request, tmp_path, settings):
+    fixture = request.getfixturevalue
+    return {
+        "s3": lambda: backends.S3Backend(fixture("s3_server"), fixture("s3_bucket")),
+        "gs": lambda: backends.GCSBackend(fixture("gcs_server"), fixture("gcs_bucket")),
+        "filesystem": lambda: backends.FileSystemBackend(tmp_path / "tier"),
+        "django_storage": lambda: backends.DjangoStorageBackend(settings, tmp_path / "storage"),
+        "http_api": lambda: backends.HTTPAPIBackend(fixture("blob_api")),
+        "dotted_path": lambda: backends.DottedPathBackend(),
+    }[request.param]()
+
+
+def make_tier(backend, name="tier", **fields):
+    return Tier.objects.create(
+        name=name, kind=backend.kind, location=backend.location, options=backend.options, **fields
+    )
+
+
+def test_get_serves_the_blob_from_the_tier(backend):
+    sha1, data = make_blob()
+    backend.seed(sha1, data)
+    make_tier(backend, name="only")
+    assert bitstore_app.get(sha1) == data
+    assert bitstore_app.get(f"sha1://{sha1.upper()}") == data
+    assert services.fetch(sha1).served_by == "only"
+
+
+def test_get_of_a_missing_blob_says_not_found(backend):
+    make_tier(backend)
+    sha1, _ = make_blob()
+    with pytest.raises(NotFoundInStore) as caught:
+        bitstore_app.get(sha1)
+    assert not isinstance(caught.value, NotFoundWhileUnavailable)
+
+
+def test_exists(backend):
+    sha1, data = make_blob()
+    backend.seed(sha1, data)
+    make_tier(backend)
+    assert bitstore_app.exists(sha1) is True
+    assert bitstore_app.exists(make_blob()[0]) is False
+
+
+def test_get_many_keeps_the_order_and_returns_misses_in_place(backend):
+    blobs = [make_blob(f"many {i}") for i in range(6)]
+    missing = blobs[3][0]
+    for sha1, data in blobs:
+        if sha1 != missing:
+            backend.seed(sha1, data)
+    make_tier(backend)
+    results = list(bitstore_app.get_many([sha1 for sha1, _ in blobs], errors="return"))
+    for (sha1, data), result in zip(blobs, results, strict=True):
+        if sha1 == missing:
+            assert isinstance(result, NotFoundInStore)
+        else:
+            assert result == data
+
+
+def test_open_streams_the_blob_and_ranges_of_it(backend):
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    sha1 = hashlib.sha1(data).hexdigest()
+    backend.seed(sha1, data)
+    make_tier(backend)
+    digest = hashlib.sha1()
+    with bitstore_app.open(sha1) as blob:
+        while chunk := blob.read(256 * 1024):
+            digest.update(chunk)
+    assert digest.hexdigest() == sha1
+    with bitstore_app.open(sha1, 1000, 1010) as part:
+        assert part.read() == data[1000:1010]
+
+
+def test_put_writes_into_the_cache_tier_and_verifies(backend):
+    sha1, data = make_blob()
+    if not backend.writable:
+        make_tier(backend)
+        with pytest.raises(NotImplementedError):
+            bitstore_app.put(sha1, data)
+        return
+    make_tier(backend, role=Tier.CACHE)
+    bitstore_app.put(sha1, data)
+    assert backend.holds(sha1)
+    assert bitstore_app.get(sha1) == data
+    wrong_sha1, _ = make_blob()
+    with pytest.raises(InvalidDataFound):
+        bitstore_app.put(wrong_sha1, data)
+    assert not backend.holds(wrong_sha1)
+
+
+def test_write_back_fills_the_cache_and_the_api_is_asked_once(blob_api, tmp_path):
+    cache = backends.FileSystemBackend(tmp_path / "cache")
+    api = backends.HTTPAPIBackend(blob_api)
+    sha1, data = make_blob()
+    api.seed(sha1, data)
+    make_tier(cache, name="cache", role=Tier.CACHE, position=0)
+    make_tier(api, name="api", position=1, write_back=True)
+
+    first = services.fetch(sha1)
+    assert (first.served_by, first.cache_written) == ("api", True)
+    assert cache.holds(sha1)
+    second = services.fetch(sha1)
+    assert (second.served_by, second.cache_written) == ("cache", False)
+    assert second.data == data
+    assert blob_api.count("GET", sha1) == 1
+
+
+def test_open_does_not_hold_a_large_blob_in_memory(blob_api):
+    data = os.urandom(32 * 1024 * 1024)
+    sha1 = hashlib.sha1(data).hexdigest()
+    blob_api.blobs[sha1] = data
+    make_tier(backends.HTTPAPIBackend(blob_api))
+    services.composite()  # build the tiers before measuring
+    digest = hashlib.sha1()
+    tracemalloc.start()
+    try:
+        with bitstore_app.open(sha1) as blob:
+            while chunk := blob.read(64 * 1024):
+                digest.update(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert digest.hexdigest() == sha1
+    # The whole blob is 32 MiB; a streaming read holds a few chunks at a time.
+    assert peak < 4 * 1024 * 1024, f"peak {peak} bytes while streaming a 32 MiB blob"
