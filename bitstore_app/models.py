@@ -133,3 +133,16 @@ class FetchRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sha1} {self.outcome} {self.tier_name or '-'}"
+
+
+class Blob(models.Model):
+    """No table: the permissions that guard the blob endpoint (blobs may be customer data,
+    so a user needs `view_blob` to download and `warm` to enqueue warm jobs)."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("view_blob", "Can download blobs over HTTP"),
+            ("warm", "Can enqueue cache warming jobs over HTTP"),
+        ]
