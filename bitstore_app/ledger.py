@@ -32,6 +32,7 @@ class LedgerBuffer:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
+        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self.dropped = 0
@@ -108,8 +109,24 @@ class LedgerBuffer:
             self._records.extendleft(reversed(batch))
 
     def clear(self) -> None:
+        """Forget every buffered record (tests)."""
         with self._lock:
             self._records.clear()
+
+    def close(self) -> None:
+        """Stop the background thread and write what is left: the clean-shutdown path."""
+        self.stop()
+        self.flush()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the background thread, if one runs, and wait for it."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        thread.join(timeout)
+        self._stopping.clear()
 
     def _check_fork(self) -> None:
         if self._pid != os.getpid():
@@ -126,15 +143,22 @@ class LedgerBuffer:
                     self._thread.start()
 
     def _run(self) -> None:
-        while True:
+        # The thread ends when asked to, or when background flushing is turned off (a later
+        # record starts a new one if it is turned on again).
+        while not self._stopping.is_set():
             self._wake.wait(bitstore_settings.LEDGER_FLUSH_INTERVAL)
             self._wake.clear()
+            if self._stopping.is_set() or not bitstore_settings.LEDGER_BACKGROUND_FLUSH:
+                break
             try:
                 self.flush()
             except Exception:
                 logger.exception("ledger: flush failed")
                 time.sleep(1)
+            finally:
+                # This thread's connections: a server could otherwise hold them open forever.
+                connections.close_all()
 
 
 buffer = LedgerBuffer()
-atexit.register(buffer.flush)
+atexit.register(buffer.close)

@@ -18,7 +18,7 @@ from django.db import DatabaseError, connections
 
 from .composer import TierSpec, build_composite, build_tier
 from .conf import bitstore_settings
-from .context import current_requester
+from .context import Requester, current_requester
 from .core import Fetch, Sha1Composite, map_in_order, parse_sha1, sha1_of
 from .ledger import buffer as ledger
 
@@ -100,31 +100,39 @@ def composite() -> Sha1Composite:
 
 def fetch(sha1: str) -> Fetch:
     """Ask the tiers for a blob, record the fetch in the ledger, and return what happened."""
-    snapshot = configuration.snapshot()
+    return _fetch(configuration.snapshot(), sha1, current_requester())
+
+
+def _fetch(snapshot: Snapshot, sha1: str, requester: Requester) -> Fetch:
     result = snapshot.composite.fetch(parse_sha1(sha1))
-    ledger.record(result, snapshot.tier_ids, current_requester())
+    ledger.record(result, snapshot.tier_ids, requester)
     return result
 
 
-def get(sha1: str) -> bytes:
-    """Return the blob's bytes from the first tier that has it."""
-    result = fetch(sha1)
+def _data(result: Fetch) -> bytes:
     if result.error is not None:
         raise result.error
     return result.data
 
 
+def get(sha1: str) -> bytes:
+    """Return the blob's bytes from the first tier that has it."""
+    return _data(fetch(sha1))
+
+
 def get_many(
     hashes: Iterable[str], workers: int | None = None, errors: str = "raise"
 ) -> Iterator[bytes | Exception]:
-    """Yield the blobs in input order (see `bitstore_app.core.Composite.get_many`)."""
-    from .context import requested_by
+    """Yield the blobs in input order (see `bitstore_app.core.Composite.get_many`).
 
+    The configuration is read once, in the calling thread: the worker threads never touch
+    the database, and every blob is fetched from the same tiers.
+    """
+    snapshot = configuration.snapshot()
     requester = current_requester()
 
     def one(sha1: str) -> bytes:
-        with requested_by(requester.user_id, requester.task_id):
-            return get(sha1)
+        return _data(_fetch(snapshot, sha1, requester))
 
     return map_in_order(one, hashes, workers or bitstore_settings.GET_MANY_WORKERS, errors)
 

@@ -1,0 +1,50 @@
+"""A second Django process for the tests, on the database named by DATABASE_URL.
+
+    python -m tests.app.process watch SHA1 SECONDS   print the serving tier whenever it changes
+    python -m tests.app.process get SHA1 COUNT PAUSE get the blob COUNT times, PAUSE seconds
+                                                     apart, then exit cleanly
+
+`BITSTORE_TEST_CONFIG` (JSON) is this process's `BITSTORE` setting.
+"""
+
+import json
+import os
+import sys
+import time
+
+import django
+
+
+def watch(sha1, seconds):
+    from bitstore_app import services
+
+    last = None
+    deadline = time.monotonic() + float(seconds)
+    while time.monotonic() < deadline:
+        served_by = services.fetch(sha1).served_by
+        if served_by != last:
+            print(f"{time.monotonic():.3f} {served_by}", flush=True)
+            last = served_by
+        time.sleep(0.02)
+
+
+def get(sha1, count, pause):
+    import bitstore_app
+
+    for _ in range(int(count)):
+        bitstore_app.get(sha1)
+        time.sleep(float(pause))
+    print("done", flush=True)
+
+
+def main(command, *args):
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    django.setup()
+    from django.test.utils import override_settings
+
+    override_settings(BITSTORE=json.loads(os.environ.get("BITSTORE_TEST_CONFIG", "{}"))).enable()
+    {"watch": watch, "get": get}[command](*args)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
