@@ -1,11 +1,19 @@
-"""`manage.py check` reports tier misconfiguration."""
+"""`manage.py check` reports tier misconfiguration.
+
+W001 no enabled tier; W002 write-back with no cache tier; E001 an unknown kind or dotted path;
+E002 a credentials reference that does not resolve; E003 a bad location; E004 bad options;
+E009 anything else that stops a tier from being built. Each message names the tier and its id.
+"""
 
 from __future__ import annotations
 
 from django.core.checks import Error, Warning, register
 from django.db import DatabaseError
 
-from .composer import TierConfigError, TierSpec, build_tier
+from .composer import TierConfigError, TierSpec, validate
+
+#: The check id for a TierConfigError, by the field it names.
+ERROR_IDS = {"kind": "E001", "credentials": "E002", "location": "E003", "options": "E004"}
 
 
 @register("bitstore")
@@ -17,37 +25,42 @@ def check_tiers(app_configs=None, **kwargs) -> list:
     except (DatabaseError, RuntimeError):
         # Not migrated yet, or a test runner that blocks database access: nothing to check.
         return []
-    problems = []
     if not tiers:
-        problems.append(
+        return [
             Warning(
                 "No tier is enabled: every get will raise NotFoundInStore.",
                 hint="Add a tier in the admin, under Bitstore > Tiers.",
                 id="bitstore.W001",
             )
-        )
+        ]
     has_cache = any(tier.role == Tier.CACHE for tier in tiers)
+    problems = []
     for tier in tiers:
         if tier.write_back and not has_cache:
             problems.append(
                 Warning(
-                    f"Tier '{tier.name}' writes back, but no cache tier is enabled.",
+                    f"{_label(tier)} writes back, but no cache tier is enabled.",
                     hint="Enable a tier with the role 'cache', or turn off write-back.",
                     obj=tier,
                     id="bitstore.W002",
                 )
             )
-        try:
-            build_tier(TierSpec.of(tier))
-        except TierConfigError as exc:
-            problems.append(
-                Error(f"Tier '{tier.name}': {exc}", obj=tier, id=f"bitstore.E00{_code(exc)}")
-            )
-        except Exception as exc:
-            problems.append(Error(f"Tier '{tier.name}': {exc}", obj=tier, id="bitstore.E009"))
+        problems.extend(_build_errors(tier))
     return problems
 
 
-def _code(exc: TierConfigError) -> int:
-    """E001 kind, E002 credentials, E003 location, E004 options."""
-    return {"kind": 1, "credentials": 2, "location": 3, "options": 4}.get(exc.field, 9)
+def _build_errors(tier) -> list:
+    try:
+        validate(TierSpec.of(tier))
+    except TierConfigError as exc:
+        check_id = ERROR_IDS.get(exc.field, "E009")
+        field = f" ({exc.field})" if exc.field else ""
+        return [Error(f"{_label(tier)}{field}: {exc}", obj=tier, id=f"bitstore.{check_id}")]
+    except Exception as exc:  # anything else that stops the tier from being built
+        message = f"{_label(tier)}: {type(exc).__name__}: {exc}"
+        return [Error(message, obj=tier, id="bitstore.E009")]
+    return []
+
+
+def _label(tier) -> str:
+    return f"Tier '{tier.name}' (id {tier.pk})"

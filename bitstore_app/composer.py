@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,10 +52,28 @@ class TierSpec:
 
 def build_tier(spec: TierSpec) -> Store:
     """Return the SHA1-keyed store a tier definition describes, named after the tier."""
+    store = _store(spec)
+    return store
+
+
+def validate(spec: TierSpec) -> None:
+    """Raise `TierConfigError`, naming the field at fault, unless the tier can be built.
+
+    Nothing is connected to and nothing is kept: `Tier.clean()` and the checks call this.
+    """
+    _store(spec)
+
+
+def _store(spec: TierSpec) -> Store:
     try:
         cls = tier_class(spec.kind)
     except (ImportError, ValueError) as exc:
-        raise TierConfigError(f"unknown kind '{spec.kind}': {exc}", "kind") from None
+        known = ", ".join(KINDS)
+        raise TierConfigError(
+            f"unknown kind '{spec.kind}': use one of {known}, or the dotted path of a Store "
+            f"class ({exc})",
+            "kind",
+        ) from None
     if not (isinstance(cls, type) and issubclass(cls, Store)):
         raise TierConfigError(f"'{spec.kind}' is not a Store class", "kind")
     store = _wrap(spec, cls, _construct(spec, cls))
@@ -62,9 +82,10 @@ def build_tier(spec: TierSpec) -> Store:
 
 
 def _construct(spec: TierSpec, cls: type) -> Store:
-    kwargs = dict(spec.options or {})
     if not isinstance(spec.options, dict):
-        raise TierConfigError("options must be a JSON object", "options")
+        kind = _json_type(spec.options)
+        raise TierConfigError(f"options must be a JSON object such as {{}}, not {kind}", "options")
+    kwargs = dict(spec.options)
     if spec.kind in TIMEOUT_KINDS:
         kwargs.setdefault("connect_timeout", spec.connect_timeout)
         kwargs.setdefault("read_timeout", spec.read_timeout)
@@ -93,10 +114,14 @@ def _positional(spec: TierSpec, kwargs: dict) -> list:
             raise TierConfigError("the location must be an absolute folder path", "location")
         return [spec.location]
     if spec.kind == "django_storage":
-        if not spec.location:
-            raise TierConfigError("the location must be a storage alias from STORAGES", "location")
+        _require_storage_alias(spec.location)
         return [spec.location]
     if spec.kind == "http_api":
+        if not spec.location.startswith(("http://", "https://")):
+            raise TierConfigError(
+                "the location must be a base URL such as https://api.example.org/blobs",
+                "location",
+            )
         if isinstance(credentials, dict):
             kwargs.setdefault("headers", credentials.get("headers", {}))
         return [spec.location]
@@ -107,8 +132,20 @@ def _positional(spec: TierSpec, kwargs: dict) -> list:
 
 def _require_prefix(spec: TierSpec, scheme: str) -> None:
     location = spec.location
-    if not location.startswith(scheme) or len(location.split("/", 3)[2]) < 3:
+    parts = location.split("/", 3)
+    if not location.startswith(scheme) or len(parts) < 4 or len(parts[2]) < 3:
         raise TierConfigError(f"the location must look like {scheme}bucket/prefix/", "location")
+
+
+def _require_storage_alias(alias: str) -> None:
+    from django.conf import settings
+
+    if alias not in settings.STORAGES:
+        known = ", ".join(sorted(settings.STORAGES))
+        raise TierConfigError(
+            f"the location must be a storage alias from STORAGES ({known}), not '{alias}'",
+            "location",
+        )
 
 
 def _google_credentials(credentials: Any) -> Any:
@@ -127,8 +164,13 @@ def _google_credentials(credentials: Any) -> Any:
 
 def _check_options(cls: type, kwargs: dict) -> None:
     parameters = inspect.signature(cls.__init__).parameters
+    _check_option_types(cls, kwargs)
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return
+    if "credentials" in kwargs and "credentials" not in parameters:
+        raise TierConfigError(
+            f"{cls.__name__} takes no credentials: leave the reference empty", "credentials"
+        )
     unknown = sorted(set(kwargs) - set(parameters))
     if unknown:
         accepted = ", ".join(
@@ -141,6 +183,61 @@ def _check_options(cls: type, kwargs: dict) -> None:
             f" (it accepts: {accepted or 'none'})",
             "options",
         )
+
+
+def _check_option_types(cls: type, kwargs: dict) -> None:
+    """Refuse an option whose JSON value cannot be what the class's signature declares."""
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # annotations that cannot be evaluated: leave it to the class
+        return
+    for name, value in kwargs.items():
+        if name in hints and not _json_matches(value, hints[name]):
+            raise TierConfigError(
+                f"option '{name}' must be {_describe(hints[name])}, not {_json_type(value)}",
+                "options",
+            )
+
+
+def _json_matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_json_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint in (bool, str):
+        return isinstance(value, hint)
+    if (origin or hint) in (dict, list):
+        return isinstance(value, origin or hint)
+    return True  # Any, classes and other types: JSON cannot say, the class decides
+
+
+_JSON_TYPES = {bool: "true or false", float: "a number", int: "an integer", str: "a string"}
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    origin = typing.get_origin(hint) or hint
+    return _JSON_TYPES.get(origin) or {dict: "a JSON object", list: "a JSON array"}.get(
+        origin, getattr(origin, "__name__", str(origin))
+    )
+
+
+def _json_type(value: Any) -> str:
+    """Name the JSON type of a value, as an operator wrote it: "a string 'x'"."""
+    for kind, name in ((bool, "a boolean"), (str, "a string"), (int | float, "a number")):
+        if isinstance(value, kind):
+            return f"{name} {value!r}" if len(repr(value)) < 40 else name
+    return {dict: "a JSON object", list: "a JSON array", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _wrap(spec: TierSpec, cls: type, store: Store) -> Store:
@@ -175,4 +272,4 @@ def build_composite(specs: list[TierSpec], on_error=None) -> Sha1Composite:
     return composite
 
 
-__all__ = ["KINDS", "TierConfigError", "TierSpec", "build_composite", "build_tier"]
+__all__ = ["KINDS", "TierConfigError", "TierSpec", "build_composite", "build_tier", "validate"]

@@ -37,9 +37,11 @@ def resolve(reference: str) -> Any:
             ) from None
     entries = bitstore_settings.CREDENTIALS
     if reference not in entries:
+        # The reference is not repeated: a secret pasted here by mistake is shown nowhere.
         known = ", ".join(sorted(entries)) or "none are defined"
         raise CredentialsError(
-            f"'{reference}' is not an entry of BITSTORE['CREDENTIALS'] (known: {known})"
+            f"the credentials reference is not an entry of BITSTORE['CREDENTIALS'] (entries: "
+            f"{known}), nor 'anonymous' or env:VARIABLE"
         )
     return _expand(entries[reference], reference)
 

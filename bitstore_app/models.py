@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import F, Q
 
@@ -75,6 +75,30 @@ class Tier(models.Model):
             raise ValidationError("Timeouts must be positive numbers of seconds.")
         if not isinstance(self.options, dict):
             raise ValidationError({"options": "Options must be a JSON object, such as {}."})
+        self._validate_by_building()
+
+    def _validate_by_building(self) -> None:
+        """Refuse what the tier's class would: the error goes on the field at fault."""
+        from .composer import TierConfigError, TierSpec, validate
+
+        try:
+            validate(TierSpec.of(self))
+        except TierConfigError as exc:
+            raise ValidationError({exc.field or NON_FIELD_ERRORS: str(exc)}) from None
+
+    def save(self, *args, **kwargs) -> None:
+        # The database constraint is the guarantee; this says which tier is in the way.
+        if self.enabled and self.role == self.CACHE:
+            other = Tier.objects.filter(role=self.CACHE, enabled=True).exclude(pk=self.pk).first()
+            if other is not None:
+                raise ValidationError(
+                    {
+                        "enabled": f"Only one cache tier can be enabled at a time, and "
+                        f"'{other}' (id {other.pk}) is: disable it first, or save this "
+                        f"one disabled."
+                    }
+                )
+        super().save(*args, **kwargs)
 
 
 class ConfigVersion(models.Model):

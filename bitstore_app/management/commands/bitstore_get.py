@@ -1,12 +1,11 @@
 """Print a blob (or write it to a file) by SHA1."""
 
 import shutil
-import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from bitstore_app import services
-from bitstore_app.core import InvalidURI, NotFoundInStore
+from bitstore_app.core import BitstoreError
 
 
 class Command(BaseCommand):
@@ -23,7 +22,15 @@ class Command(BaseCommand):
                     with open(output, "wb") as file:
                         shutil.copyfileobj(blob, file)
                 else:
-                    shutil.copyfileobj(blob, sys.stdout.buffer)
-                    sys.stdout.buffer.flush()
-        except (InvalidURI, NotFoundInStore) as exc:
+                    target = self._binary_stdout()
+                    shutil.copyfileobj(blob, target)
+                    target.flush()
+        except BitstoreError as exc:  # not found, invalid SHA1, invalid data, not available
             raise CommandError(str(exc)) from None
+        except OSError as exc:
+            raise CommandError(f"cannot write {output}: {exc.strerror}") from None
+
+    def _binary_stdout(self):
+        """The byte stream under this command's stdout (call_command(stdout=...) included)."""
+        stream = self.stdout._out
+        return getattr(stream, "buffer", stream)
