@@ -26,6 +26,13 @@ DEFAULTS: dict[str, Any] = {
     "LEDGER_BACKGROUND_FLUSH": True,
     # Threads used by get_many.
     "GET_MANY_WORKERS": 16,
+    # Blob endpoint: seconds a signed URL (`signed_blob_url`) is valid by default, and at most:
+    # lowering it also shortens URLs already handed out.
+    "SIGNED_URL_MAX_AGE": 3600,
+    # /metrics is served to requests with `Authorization: Bearer <METRICS_TOKEN>` (when set)
+    # or from these addresses or networks (REMOTE_ADDR: behind a proxy, the proxy's address).
+    "METRICS_TOKEN": "",
+    "METRICS_ALLOWED_IPS": ["127.0.0.1", "::1"],
 }
 
 

@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 from django.db import DatabaseError, connections
 
+from . import metrics
 from .composer import TierSpec, build_composite, build_tier
 from .conf import bitstore_settings
 from .context import Requester, current_requester
@@ -105,8 +106,14 @@ def fetch(sha1: str) -> Fetch:
 
 def _fetch(snapshot: Snapshot, sha1: str, requester: Requester) -> Fetch:
     result = snapshot.composite.fetch(parse_sha1(sha1))
-    ledger.record(result, snapshot.tier_ids, requester)
+    _record(result, snapshot, requester)
     return result
+
+
+def _record(result: Fetch, snapshot: Snapshot, requester: Requester) -> None:
+    """Write a finished fetch to the ledger and the metrics: every fetch passes here."""
+    ledger.record(result, snapshot.tier_ids, requester)
+    metrics.observe(result)
 
 
 def _data(result: Fetch) -> bytes:
@@ -150,6 +157,21 @@ def put(sha1: str, data: bytes) -> None:
 def open(sha1: str, start: int = 0, end: int | None = None) -> BinaryIO:  # noqa: A001
     """Return a file that streams the blob (or bytes [start, end) of it) from the tiers."""
     return composite().open(parse_sha1(sha1), start, end)
+
+
+def open_recorded(sha1: str, start: int = 0, end: int | None = None) -> BinaryIO:
+    """Like `open`, and record the read in the ledger and the metrics: a failure at once, a
+    stream when it is closed, with the bytes actually read (a web response streams after its
+    view has returned, so the requester is taken now)."""
+    snapshot = configuration.snapshot()
+    requester = current_requester()
+    result = snapshot.composite.open_fetch(
+        parse_sha1(sha1), start, end, on_close=lambda done: _record(done, snapshot, requester)
+    )
+    if result.error is not None:
+        _record(result, snapshot, requester)
+        raise result.error
+    return result.stream
 
 
 @dataclass

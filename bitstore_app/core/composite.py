@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+from typing import Any, BinaryIO
 
 from . import trace
 from .exceptions import (
@@ -15,6 +16,7 @@ from .exceptions import (
     StoreNotAvailable,
 )
 from .parallel import map_in_order
+from .reader import TracedReader
 from .singleflight import SingleFlight
 from .store import Store
 
@@ -92,11 +94,15 @@ class Composite(Store):
             result.error = self._miss_error(key, result)
         return result
 
-    def _ask(self, store: Store, key: str, result: trace.Fetch) -> bytes | None:
+    def _ask(
+        self, store: Store, key: str, result: trace.Fetch, read: Callable | None = None
+    ) -> Any:
+        """Return `read(key)` (by default `store.get`), or None, and add the attempt to the
+        trace."""
         started = time.perf_counter()
         outcome, detail, data = trace.HIT, "", None
         try:
-            data = store.get(key)
+            data = (read or store.get)(key)
         except InvalidDataFound as exc:
             outcome, detail = trace.INVALID, str(exc)
         except NotFoundInStore:
@@ -153,22 +159,41 @@ class Composite(Store):
 
         Streaming reads are not written back into the cache; `get` does that.
         """
+        result = self.open_fetch(uri, start, end)
+        if result.error is not None:
+            raise result.error
+        return result.stream
+
+    def open_fetch(
+        self,
+        uri: str,
+        start: int = 0,
+        end: int | None = None,
+        on_close: Callable[[trace.Fetch], None] | None = None,
+    ) -> trace.Fetch:
+        """Open bytes [start, end) of the blob from the first source that has it, and return
+        what happened: `stream` is the open file, or `error` says why there is none.
+
+        With `on_close`, the stream counts the bytes read into `bytes_read`, a read error is
+        recorded on the serving attempt, and `on_close(fetch)` runs once when it is closed.
+        """
         key = self.normalize(uri)
         result = trace.Fetch(uri=key)
+        started = time.perf_counter()
         for store in self.sources:
             if not store.is_valid(key):
                 continue
-            started = time.perf_counter()
-            try:
-                return store.open(key, start, end)
-            except NotFoundInStore:
-                outcome = trace.NOT_FOUND
-            except StoreNotAvailable:
-                outcome = trace.UNAVAILABLE
-            result.attempts.append(
-                trace.Attempt(str(store), outcome, time.perf_counter() - started)
-            )
-        raise self._miss_error(key, result)
+            stream = self._ask(store, key, result, partial(store.open, start=start, end=end))
+            if stream is not None:
+                result.served_by = str(store)
+                if on_close is not None:
+                    stream = TracedReader(stream, result, on_close)
+                result.stream = stream
+                break
+        result.seconds = time.perf_counter() - started
+        if result.stream is None:
+            result.error = self._miss_error(key, result)
+        return result
 
     def put(self, uri: str, data: bytes) -> None:
         """Write the blob into the cache, or else into the first source that can write."""

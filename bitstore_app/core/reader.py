@@ -6,6 +6,7 @@ import hashlib
 import io
 from collections.abc import Callable
 
+from . import trace
 from .exceptions import InvalidDataFound
 
 
@@ -96,3 +97,42 @@ class VerifyingReader(io.RawIOBase):
     def close(self) -> None:
         self._inner.close()
         super().close()
+
+
+class TracedReader(io.RawIOBase):
+    """Pass a stream through, counting the bytes read into its fetch's trace: a read error
+    marks the attempt that served it, and `on_close(fetch)` runs once, at close."""
+
+    def __init__(self, inner, fetch: trace.Fetch, on_close: Callable[[trace.Fetch], None]) -> None:
+        self.size = inner.size
+        self._inner = inner
+        self._fetch = fetch
+        self._on_close = on_close
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        try:
+            count = self._inner.readinto(target)
+        except Exception as exc:
+            self._failed(exc)
+            raise
+        self._fetch.bytes_read += count
+        return count
+
+    def _failed(self, exc: Exception) -> None:
+        attempt = self._fetch.attempts[-1]
+        invalid = isinstance(exc, InvalidDataFound)
+        attempt.outcome = trace.INVALID if invalid else trace.UNAVAILABLE
+        attempt.detail = f"while reading: {exc}"
+        self._fetch.error = exc
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            self._inner.close()
+        finally:
+            super().close()
+            self._on_close(self._fetch)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 HIT = "hit"
 NOT_FOUND = "not_found"
@@ -33,11 +34,14 @@ class Fetch:
     cache_written: bool = False
     seconds: float = 0.0
     error: Exception | None = None
+    #: A streaming read (`Composite.open_fetch`): the open file, and how many bytes were read.
+    stream: BinaryIO | None = None
+    bytes_read: int = 0
 
     @property
     def outcome(self) -> str:
         """hit, not_found, invalid or error: the fetch's result as the ledger records it."""
-        if self.data is not None:
+        if self.data is not None or (self.stream is not None and self.error is None):
             return HIT
         if any(attempt.outcome == UNAVAILABLE for attempt in self.attempts):
             return ERROR
@@ -47,4 +51,4 @@ class Fetch:
 
     @property
     def size(self) -> int:
-        return len(self.data) if self.data is not None else 0
+        return len(self.data) if self.data is not None else self.bytes_read

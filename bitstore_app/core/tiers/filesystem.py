@@ -98,7 +98,8 @@ class _FileSlice:
         self._file = file
         self.size = os.fstat(file.fileno()).st_size
         self._remaining = (self.size if end is None else min(end, self.size)) - start
-        file.seek(start)
+        if self._remaining > 0:
+            file.seek(start)  # not past the end: the OS refuses offsets beyond 2**62 or so
 
     def read(self, size: int = -1) -> bytes:
         if size < 0 or size > self._remaining:

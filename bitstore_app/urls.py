@@ -1,0 +1,15 @@
+"""The blob endpoint, warm jobs and metrics; a project mounts them under a prefix of its own.
+
+path("bitstore/", include("bitstore_app.urls"))
+"""
+
+from django.urls import path
+
+from . import views
+
+app_name = "bitstore"
+
+urlpatterns = [
+    path("blobs/<str:sha1>", views.blob, name="blob"),
+    path("metrics", views.metrics_view, name="metrics"),
+]
