@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -15,17 +15,32 @@ class Requester:
 
 
 NOBODY = Requester()
-_current: ContextVar[Requester | None] = ContextVar("bitstore_requester", default=None)
+#: The requester, or a function that names it when a fetch is first recorded.
+_current: ContextVar[Requester | Callable[[], Requester] | None] = ContextVar(
+    "bitstore_requester", default=None
+)
 
 
 def current_requester() -> Requester:
-    return _current.get() or NOBODY
+    current = _current.get()
+    if callable(current):
+        current = current()
+    return current or NOBODY
 
 
 @contextmanager
 def requested_by(user_id: int | None = None, task_id: str = "") -> Iterator[None]:
     """Attribute the fetches made inside the block to a user or a task."""
-    token = _current.set(Requester(user_id, task_id or ""))
+    with requested_lazily(Requester(user_id, task_id or "")):
+        yield
+
+
+@contextmanager
+def requested_lazily(requester: Requester | Callable[[], Requester]) -> Iterator[None]:
+    """Attribute the fetches made inside the block to `requester`, which may be a function
+    called only when a fetch is recorded (so that a request that fetches nothing costs
+    nothing, such as a session lookup)."""
+    token = _current.set(requester)
     try:
         yield
     finally:

@@ -135,6 +135,15 @@ def test_the_middleware_records_the_user_of_a_web_request(tiers, client):
     )
 
 
+@pytest.mark.urls("tests.app.urls")
+def test_the_middleware_looks_the_user_up_only_for_requests_that_fetch(
+    client, django_assert_num_queries
+):
+    client.force_login(get_user_model().objects.create_user("visitor", password="unused"))
+    with django_assert_num_queries(0):
+        assert client.get("/plain").content == b"no blob"
+
+
 def test_records_are_written_in_batches_of_the_flush_count(tiers, bitstore_config):
     bitstore_config(LEDGER_FLUSH_COUNT=3)
     sha1, data = make_blob()

@@ -10,4 +10,8 @@ def blob(request, sha1):
     return HttpResponse(bitstore_app.get(sha1), content_type="application/octet-stream")
 
 
-urlpatterns = [path("blob/<str:sha1>", blob)]
+def plain(request):
+    return HttpResponse(b"no blob")
+
+
+urlpatterns = [path("blob/<str:sha1>", blob), path("plain", plain)]
