@@ -64,7 +64,9 @@ def test_reordering_tiers_changes_the_serving_tier_in_another_process(second_pro
         reorder_and_wait([first, second], "first"),
     ]
     for delay in delays:
-        assert -0.1 < delay <= INTERVAL + 0.5, delays
+        # One poll of the watcher (20 ms plus a fetch) past the interval, with room for a busy
+        # machine.
+        assert -0.1 < delay <= INTERVAL + 1.0, delays
 
 
 @pytest.mark.parametrize(
