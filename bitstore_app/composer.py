@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .core import Sha1Cache, Sha1Composite, Sha1Store, Store
+from .core.guard import GuardedStore, shared_breaker
 from .core.sha1 import Sha1FormatMixin
 from .core.tiers import KINDS, tier_class
 from .credentials import ANONYMOUS, CredentialsError, resolve
 
-#: Kinds whose classes take the tier's timeouts as keyword options.
+#: Kinds whose classes take the tier's timeouts and retries as keyword options.
 TIMEOUT_KINDS = {"s3", "gs", "http_api"}
 
 
@@ -39,6 +40,10 @@ class TierSpec:
     credentials: str = ""
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    retries: int = 2
+    breaker_threshold: int = 5
+    breaker_cooldown: float = 30.0
+    negative_ttl: float = 5.0
     id: int | None = None
 
     @classmethod
@@ -50,10 +55,17 @@ class TierSpec:
         )
 
 
-def build_tier(spec: TierSpec) -> Store:
-    """Return the SHA1-keyed store a tier definition describes, named after the tier."""
+def build_tier(spec: TierSpec, guarded: bool = True) -> Store:
+    """Return the SHA1-keyed store a tier definition describes, named after the tier.
+
+    With `guarded`, it sits behind the tier's circuit breaker (shared by every store built for
+    this tier name in this process) and its negative cache; a live check passes False.
+    """
     store = _store(spec)
-    return store
+    if not guarded:
+        return store
+    breaker = shared_breaker(spec.name, spec.breaker_threshold, spec.breaker_cooldown)
+    return GuardedStore(store, breaker=breaker, negative_ttl=spec.negative_ttl)
 
 
 def validate(spec: TierSpec) -> None:
@@ -89,6 +101,7 @@ def _construct(spec: TierSpec, cls: type) -> Store:
     if spec.kind in TIMEOUT_KINDS:
         kwargs.setdefault("connect_timeout", spec.connect_timeout)
         kwargs.setdefault("read_timeout", spec.read_timeout)
+        kwargs.setdefault("retries", spec.retries)
     args = _positional(spec, kwargs)
     _check_options(cls, kwargs)
     try:

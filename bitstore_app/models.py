@@ -49,6 +49,28 @@ class Tier(models.Model):
     credentials = models.CharField(max_length=200, blank=True, help_text=CREDENTIALS_HELP)
     connect_timeout = models.FloatField(default=5.0, help_text="Seconds.")
     read_timeout = models.FloatField(default=30.0, help_text="Seconds.")
+    retries = models.PositiveSmallIntegerField(
+        default=2,
+        help_text="Retries of transient errors (dropped connections, 429, 5xx), with backoff. "
+        "Timeouts, 403 and 404 are never retried.",
+    )
+    breaker_threshold = models.PositiveSmallIntegerField(
+        default=5,
+        verbose_name="circuit breaker threshold",
+        help_text="Consecutive failures after which the tier is skipped for the cool-down "
+        "(0: never skipped).",
+    )
+    breaker_cooldown = models.FloatField(
+        default=30.0,
+        verbose_name="circuit breaker cool-down",
+        help_text="Seconds a failing tier is skipped before one trial request decides.",
+    )
+    negative_ttl = models.FloatField(
+        default=5.0,
+        verbose_name="negative cache TTL",
+        help_text="Seconds a 'not found' answer is remembered, per blob (0: off). Cleared when "
+        "the blob is written.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -73,6 +95,8 @@ class Tier(models.Model):
             raise ValidationError({"write_back": "A cache tier cannot write back into itself."})
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise ValidationError("Timeouts must be positive numbers of seconds.")
+        if self.breaker_cooldown < 0 or self.negative_ttl < 0:
+            raise ValidationError("The cool-down and the negative cache TTL cannot be negative.")
         if not isinstance(self.options, dict):
             raise ValidationError({"options": "Options must be a JSON object, such as {}."})
         self._validate_by_building()

@@ -127,7 +127,14 @@ class Composite(Store):
         except Exception as exc:
             logger.warning("%s: could not cache %s: %s", self.cache, key, exc)
             return False
+        self.forget(key)
         return True
+
+    def forget(self, uri: str) -> None:
+        """Tell every tier that the blob now exists, so none answers from a memory of misses."""
+        for store in [*self.sources, self.cache]:
+            if store is not None:
+                store.forget(uri)
 
     def get_many(
         self, uris: Iterable[str], workers: int = 16, errors: str = "raise"
@@ -207,5 +214,6 @@ class Composite(Store):
                 writer(key, data)
             except NotImplementedError:
                 continue
+            self.forget(key)
             return
         raise NotImplementedError(f"{type(self).__name__} has no tier that can write {key}")

@@ -31,6 +31,10 @@ class Store(ABC):
         """Store the blob; stores that cannot write say so."""
         raise NotImplementedError(f"{type(self).__name__} does not implement the 'put' method")
 
+    def forget(self, uri: str) -> None:
+        """Drop any memory that the URI is missing (it was just written somewhere)."""
+        return None  # stores that remember misses override this
+
     def exists(self, uri: str) -> bool:
         """Return whether the store holds the URI (stores override this with a cheap check)."""
         try:

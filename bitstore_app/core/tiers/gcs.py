@@ -8,6 +8,7 @@ from typing import Any, BinaryIO
 from ..clients import LazyClient
 from ..exceptions import MissingExtra, NotFoundInStore, StoreNotAvailable
 from ..reader import RangeReader
+from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..store import Store
 
 ANONYMOUS = "anonymous"
@@ -24,12 +25,29 @@ def _gcs():
     return storage, api_exceptions, auth_exceptions
 
 
+def _transient(exc: BaseException) -> bool:
+    """Return whether a GCS error is worth another try: a 429 or 5xx, or a refused or
+    dropped connection; never a timeout, 403 or 404."""
+    import requests
+    import urllib3
+
+    _, api_exceptions, _ = _gcs()
+    if isinstance(exc, api_exceptions.GoogleAPICallError):
+        return exc.code in TRANSIENT_STATUSES
+    if isinstance(exc, requests.Timeout) or any(
+        isinstance(arg, urllib3.exceptions.TimeoutError) for arg in exc.args
+    ):
+        return False
+    return isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError)
+
+
 class GSRaw(LazyClient, Store):
     """Objects in GCS buckets.
 
     `credentials`: None for Google's default credentials, a `google.auth` credentials object,
     or `"anonymous"` for public buckets. The endpoint comes from `endpoint`, else from the
-    standard `STORAGE_EMULATOR_HOST` variable.
+    standard `STORAGE_EMULATOR_HOST` variable. A transient failure is retried up to
+    `retries` times (see `core.retry`; the SDK's own retries, two minutes by default, are off).
     """
 
     URI_REGEX = URI_REGEX
@@ -43,12 +61,14 @@ class GSRaw(LazyClient, Store):
         endpoint: str | None = None,
         connect_timeout: float = 5,
         read_timeout: float = 30,
+        retries: int = 2,
         pool_size: int = 32,
     ) -> None:
         self.credentials = credentials
         self.project = project
         self.endpoint = endpoint
         self.timeout = (connect_timeout, read_timeout)
+        self.retries = retries
         self.pool_size = pool_size
 
     @classmethod
@@ -99,7 +119,12 @@ class GSRaw(LazyClient, Store):
 
         _, api_exceptions, auth_exceptions = _gcs()
         try:
-            return action(*args, timeout=self.timeout, **kwargs)
+            return call_with_retries(
+                lambda: action(*args, timeout=self.timeout, retry=None, **kwargs),
+                retries=self.retries,
+                transient=_transient,
+                what=uri,
+            )
         except api_exceptions.NotFound as exc:
             # Drop the traceback: it can keep a previous download alive until the next GC.
             exc.__traceback__ = None

@@ -7,12 +7,37 @@ from typing import Any, BinaryIO
 from ..clients import LazyClient
 from ..exceptions import NotFoundInStore, StoreNotAvailable
 from ..reader import StreamReader
+from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..sha1 import Sha1APISource
+
+
+class _TransientStatus(Exception):
+    """The API answered with a status worth another try (429 or 5xx)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+def _transient(exc: BaseException) -> bool:
+    """Return whether a request error is worth another try: a refused or dropped connection,
+    or a 429/5xx answer; never a timeout."""
+    import requests
+    import urllib3
+
+    if isinstance(exc, _TransientStatus):
+        return True
+    if isinstance(exc, requests.Timeout) or any(
+        isinstance(arg, urllib3.exceptions.TimeoutError) for arg in exc.args
+    ):
+        return False
+    return isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError)
 
 
 class HTTPAPISource(LazyClient, Sha1APISource):
     """Blobs served by an HTTP API: 200 is the blob, 404 is "not found", and 5xx, other
-    refusals and timeouts are "not available"."""
+    refusals and timeouts are "not available". Dropped connections, 429 and 5xx answers are
+    retried up to `retries` times (see `core.retry`)."""
 
     def __init__(
         self,
@@ -23,6 +48,7 @@ class HTTPAPISource(LazyClient, Sha1APISource):
         verify: bool = False,
         connect_timeout: float = 5,
         read_timeout: float = 30,
+        retries: int = 2,
         pool_size: int = 32,
     ) -> None:
         super().__init__(verify=verify)
@@ -34,6 +60,7 @@ class HTTPAPISource(LazyClient, Sha1APISource):
         self.url_template = url_template
         self.headers = dict(headers or {})
         self.timeout = (connect_timeout, read_timeout)
+        self.retries = retries
         self.pool_size = pool_size
 
     def describe(self) -> str:
@@ -56,9 +83,19 @@ class HTTPAPISource(LazyClient, Sha1APISource):
     def _request(self, sha1: str, method: str = "GET", **kwargs: Any):
         import requests
 
+        def send():
+            response = self.client().request(method, url, timeout=self.timeout, **kwargs)
+            if response.status_code in TRANSIENT_STATUSES:
+                response.close()
+                raise _TransientStatus(response.status_code)
+            return response
+
+        url = self.url(sha1)
         try:
-            response = self.client().request(method, self.url(sha1), timeout=self.timeout, **kwargs)
-        except requests.RequestException as exc:
+            response = call_with_retries(
+                send, retries=self.retries, transient=_transient, what=f"{method} {url}"
+            )
+        except (requests.RequestException, _TransientStatus) as exc:
             raise StoreNotAvailable(self, f"{method} {sha1}: {exc}") from exc
         if response.status_code == 404:
             response.close()

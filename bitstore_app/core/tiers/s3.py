@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any, BinaryIO
 
 from ..clients import LazyClient
 from ..exceptions import MissingExtra, NotFoundInStore, StoreNotAvailable
 from ..reader import StreamReader
+from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..store import Store
 
 ANONYMOUS = "anonymous"
 URI_REGEX = re.compile(r"^s3://([^/]+)/(.+)$")
 NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound", "InvalidObjectState"}
 AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "403"}
+THROTTLING_CODES = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "TooManyRequestsException",
+    "InternalError",
+    "ServiceUnavailable",
+}
 
 
 def _botocore():
@@ -26,13 +38,28 @@ def _botocore():
     return boto3, botocore
 
 
+def _transient(exc: BaseException) -> bool:
+    """Return whether an S3 error is worth another try: throttling, a 5xx, or a refused or
+    dropped connection; never a timeout, 403 or 404."""
+    _, botocore = _botocore()
+    errors = botocore.exceptions
+    if isinstance(exc, errors.ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = exc.response.get("Error", {}).get("Code")
+        return status in TRANSIENT_STATUSES or code in THROTTLING_CODES
+    if isinstance(exc, errors.ConnectTimeoutError | errors.ReadTimeoutError):
+        return False
+    return isinstance(exc, errors.ConnectionError | errors.ConnectionClosedError)
+
+
 class S3Raw(LazyClient, Store):
     """Objects in S3 buckets.
 
     `credentials`: None for boto3's default chain, a dict of `boto3.Session` keyword arguments,
     a list of those tried in order (the next one is used when S3 refuses the current one), or
     `"anonymous"` for public buckets. The endpoint comes from `endpoint_url`, else from the
-    standard `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` variables.
+    standard `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` variables. Transient errors are
+    retried up to `retries` times (see `core.retry`; botocore's own retries are off).
     """
 
     URI_REGEX = URI_REGEX
@@ -46,7 +73,7 @@ class S3Raw(LazyClient, Store):
         region_name: str | None = None,
         connect_timeout: float = 5,
         read_timeout: float = 30,
-        max_attempts: int = 3,
+        retries: int = 2,
         pool_size: int = 32,
     ) -> None:
         self.credentials = credentials if isinstance(credentials, list) else [credentials]
@@ -56,7 +83,7 @@ class S3Raw(LazyClient, Store):
         self.region_name = region_name
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self.max_attempts = max_attempts
+        self.retries = retries
         self.pool_size = pool_size
         self._credentials_index = 0
 
@@ -77,7 +104,7 @@ class S3Raw(LazyClient, Store):
             max_pool_connections=self.pool_size,
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
-            retries={"max_attempts": self.max_attempts, "mode": "standard"},
+            retries={"total_max_attempts": 1, "mode": "standard"},  # retried in _call
         )
         if credentials == ANONYMOUS:
             config = config.merge(botocore.config.Config(signature_version=botocore.UNSIGNED))
@@ -97,7 +124,12 @@ class S3Raw(LazyClient, Store):
         _, botocore = _botocore()
         while True:
             try:
-                return getattr(self.client(), method)(Bucket=bucket, Key=key, **kwargs)
+                return call_with_retries(
+                    partial(getattr(self.client(), method), Bucket=bucket, Key=key, **kwargs),
+                    retries=self.retries,
+                    transient=_transient,
+                    what=f"{method} {uri}",
+                )
             except botocore.exceptions.ClientError as exc:
                 code = str(exc.response.get("Error", {}).get("Code"))
                 if code in NOT_FOUND_CODES:

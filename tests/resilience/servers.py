@@ -1,0 +1,247 @@
+"""Misbehaving servers on loopback, for fault injection: real sockets, no mocked clients.
+
+- `BlobServer`: an HTTP blob API whose answers a test scripts (503 for a while, wrong bytes,
+  a slow answer) and which counts every request.
+- `FaultProxy`: an HTTP proxy in front of a real server (moto, the GCS emulator) that answers
+  the first requests with an injected status, then forwards.
+- `HangingServer`: accepts TCP connections and never answers.
+- `SlowProxy`: a TCP proxy that forwards at a limited rate, so an upload can be killed halfway.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+#: The error code an S3 server sends with each status (GCS reads the status alone).
+S3_ERROR_CODES = {403: "AccessDenied", 404: "NoSuchKey", 500: "InternalError", 503: "SlowDown"}
+
+
+class _Server:
+    """A ThreadingHTTPServer on 127.0.0.1 with a given handler, run in a daemon thread."""
+
+    def __init__(self, handler: type) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _QuietHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        pass
+
+    def _send(self, status: int, body: bytes = b"", headers: dict | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+class BlobServer(_Server):
+    """GET/HEAD `/blobs/<sha1>`: 200 with `blobs[sha1]`, else 404.
+
+    `status` (if set) is the answer to every request instead; `failures` answers that many
+    next requests with `failure_status` first; `delay` seconds pass before each answer.
+    `requests[sha1]` counts the requests for each key.
+    """
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+        self.status: int | None = None
+        self.failures = 0
+        self.failure_status = 503
+        self.delay = 0.0
+        self.requests: Counter = Counter()
+        self._lock = threading.Lock()
+        super().__init__(self._handler())
+
+    @property
+    def url(self) -> str:
+        return f"{self.endpoint}/blobs"
+
+    @property
+    def total(self) -> int:
+        return sum(self.requests.values())
+
+    def _answer(self, sha1: str) -> tuple[int, bytes]:
+        with self._lock:
+            self.requests[sha1] += 1
+            if self.failures > 0:
+                self.failures -= 1
+                return self.failure_status, b""
+        if self.status is not None:
+            return self.status, b""
+        data = self.blobs.get(sha1)
+        return (200, data) if data is not None else (404, b"")
+
+    def _handler(self) -> type:
+        server = self
+
+        class Handler(_QuietHandler):
+            def do_GET(self):
+                status, body = server._answer(self.path.rsplit("/", 1)[-1])
+                time.sleep(server.delay)
+                self._send(status, body)
+
+            do_HEAD = do_GET
+
+        return Handler
+
+
+class FaultProxy(_Server):
+    """Forward HTTP requests to `upstream` (host, port), except that the next `failures`
+    requests are answered with `status` at once. `seen` counts every request by method."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.failures = 0
+        self.status = 503
+        self.seen: Counter = Counter()
+        self._lock = threading.Lock()
+        super().__init__(self._handler())
+
+    def fail_next(self, count: int, status: int = 503) -> None:
+        with self._lock:
+            self.failures, self.status = count, status
+
+    def _inject(self, method: str) -> int | None:
+        with self._lock:
+            self.seen[method] += 1
+            if self.failures > 0:
+                self.failures -= 1
+                return self.status
+        return None
+
+    def _handler(self) -> type:
+        proxy = self
+
+        class Handler(_QuietHandler):
+            def _forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                status = proxy._inject(self.command)
+                if status is not None:
+                    code = S3_ERROR_CODES.get(status, "ServiceUnavailable")
+                    self._send(status, f"<Error><Code>{code}</Code></Error>".encode())
+                    return
+                upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=30)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    response = upstream.getresponse()
+                    data = response.read()
+                    skip = {"content-length", "transfer-encoding", "connection"}
+                    kept = {k: v for k, v in response.getheaders() if k.lower() not in skip}
+                    self._send(response.status, data, kept)
+                finally:
+                    upstream.close()
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward
+
+        return Handler
+
+
+class HangingServer:
+    """Accept TCP connections on 127.0.0.1 and never send a byte back."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(256)
+        self._accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    @property
+    def connections(self) -> int:
+        return len(self._accepted)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return
+            self._accepted.append(connection)
+
+    def stop(self) -> None:
+        self._socket.close()
+        for connection in self._accepted:
+            connection.close()
+
+
+class SlowProxy:
+    """Forward TCP connections to 127.0.0.1:`upstream_port`, passing client bytes at about
+    `rate` bytes a second. `received` counts the client bytes forwarded so far."""
+
+    def __init__(self, upstream_port: int, rate: int) -> None:
+        self.upstream_port = upstream_port
+        self.rate = rate
+        self.received = 0
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._socket.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, target: socket.socket, throttle: bool) -> None:
+        chunk = max(self.rate // 20, 1) if throttle else 65536
+        try:
+            while data := source.recv(chunk):
+                target.sendall(data)
+                if throttle:
+                    self.received += len(data)
+                    time.sleep(len(data) / self.rate)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+
+    def stop(self) -> None:
+        self._socket.close()
