@@ -1,4 +1,4 @@
-"""Range requests against Python slicing, on random offsets, from a folder and from S3."""
+"""Range requests against Python slicing, on random offsets, from a folder, S3 and GCS."""
 
 import os
 import uuid
@@ -21,11 +21,16 @@ examples = settings(
 )
 
 
-@pytest.fixture(params=["filesystem", "s3"])
+@pytest.fixture(params=["filesystem", "s3", "gs"])
 def tier_with_blob(request, tmp_path):
     """The blob DATA in a tier of each kind that streams without buffering."""
     if request.param == "filesystem":
         FolderTier(tmp_path / "tier").add(DATA)
+    elif request.param == "gs":
+        gcs = request.getfixturevalue("gcs_server")
+        bucket = gcs.make_bucket(f"ranges-{uuid.uuid4().hex[:12]}")
+        gcs.client().bucket(bucket).blob(f"blobs/{blob_of(DATA)}").upload_from_string(DATA)
+        Tier.objects.create(name="gs", kind="gs", location=f"gs://{bucket}/blobs/")
     else:
         s3 = request.getfixturevalue("s3_server")
         bucket = s3.make_bucket(f"ranges-{uuid.uuid4().hex[:12]}")
