@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 _lock = threading.Lock()
@@ -36,6 +37,22 @@ class LazyClient:
         """Forget the client; the next call builds a new one."""
         self._client_pid = None
         self._client_value = None
+
+    def replace_client(self, failed: Any, change: Callable[[], bool]) -> bool:
+        """After `failed` was refused, apply `change()` and forget the client; return whether
+        to try again.
+
+        When several threads see the same client fail, only the first applies `change`; the
+        others just retry with the client it built. Holding the build lock keeps a client from
+        being built with the settings of before `change`.
+        """
+        with _lock:
+            if self._client_pid != os.getpid() or self._client_value is not failed:
+                return True
+            if not change():
+                return False
+            self.reset_client()
+            return True
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

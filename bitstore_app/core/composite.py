@@ -29,7 +29,9 @@ class Composite(Store):
 
     def __init__(self) -> None:
         self.sources: list[Store] = []
-        self.cache_back: set[int] = set()
+        #: The sources whose blobs are written into the cache. Kept as the stores themselves,
+        #: not their ids, so that the choice survives pickling.
+        self.cache_back: list[Store] = []
         self.cache: Store | None = None
         self._flights = SingleFlight()
 
@@ -41,7 +43,7 @@ class Composite(Store):
         written into the cache."""
         self.sources.append(source)
         if cache_result:
-            self.cache_back.add(id(source))
+            self.cache_back.append(source)
 
     def append_store(self, store: Store, cache_result: bool = True) -> None:
         """Append a source whose blobs land in the cache (the seed README's spelling)."""
@@ -86,7 +88,7 @@ class Composite(Store):
             data = self._ask(store, key, result)
             if data is not None:
                 result.data, result.served_by = data, str(store)
-                if id(store) in self.cache_back and self.cache is not None:
+                if self.cache is not None and any(store is s for s in self.cache_back):
                     result.cache_written = store is not self.cache and self.write_back(key, data)
                 break
         result.seconds = time.perf_counter() - started

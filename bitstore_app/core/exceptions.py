@@ -25,6 +25,9 @@ class BitstoreError(Exception):
         super().__init__(message)
 
     def __reduce__(self):
+        if type(self).__init__ is BitstoreError.__init__:
+            # Built with this constructor (no subclass __init__): the message is an argument too.
+            return type(self), (self.args[0], *self._params)
         return type(self), self._params
 
 

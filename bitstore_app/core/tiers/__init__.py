@@ -11,6 +11,8 @@ KINDS = {
     "filesystem": "bitstore_app.core.tiers.filesystem.FileSystemRaw",
     "memory": "bitstore_app.core.tiers.memory.MemoryRaw",
     "http_api": "bitstore_app.core.tiers.http_api.HTTPAPISource",
+    # Outside core, because it needs Django: imported only when used.
+    "django_storage": "bitstore_app.tiers.django_storage.DjangoStorageRaw",
 }
 
 

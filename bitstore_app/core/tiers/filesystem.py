@@ -10,15 +10,32 @@ from typing import BinaryIO
 from ..exceptions import NotFoundInStore, StoreNotAvailable
 from ..store import Store
 
+#: Prefix of the temporary files that writes go through; never a key.
+INCOMING = ".incoming-"
+RELATIVE_KEY_HINT = "a relative path below the root, such as blobs/<sha1>"
+
+
+def relative_parts(uri: object) -> list[str] | None:
+    """Return the segments of a relative key such as `blobs/<sha1>`, or None when the key is
+    not one: absolute, empty, with empty, `.` or `..` segments, a backslash or a NUL."""
+    if not isinstance(uri, str) or not uri or "\0" in uri or "\\" in uri:
+        return None
+    parts = uri.split("/")
+    if uri.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        return None
+    return parts
+
 
 class FileSystemRaw(Store):
     """Blobs as files below a root folder, keyed by relative paths such as `blobs/<sha1>`.
 
+    With `create` (the default) folders are made as needed, and a missing root is an empty
+    store; without it, the root must exist (a mount point), or the tier is not available.
     Keys can never escape the root. Writes are atomic: a temporary file in the same folder,
     flushed to disk, then renamed over the key, so a reader never sees a partial blob.
     """
 
-    URI_HINT = "a relative path below the root, such as blobs/<sha1>"
+    URI_HINT = RELATIVE_KEY_HINT
 
     def __init__(self, root: str | os.PathLike, *, create: bool = True) -> None:
         self.root = Path(root).absolute()
@@ -31,10 +48,9 @@ class FileSystemRaw(Store):
         return self._path_or_none(uri) is not None
 
     def _path_or_none(self, uri: object) -> Path | None:
-        if not isinstance(uri, str) or not uri or "\0" in uri or "\\" in uri:
-            return None
-        parts = uri.split("/")
-        if uri.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        parts = relative_parts(uri)
+        # A write killed midway leaves its temporary file behind: it must not read as a blob.
+        if parts is None or any(part.startswith(INCOMING) for part in parts):
             return None
         return self.root.joinpath(*parts)
 
@@ -73,7 +89,7 @@ class FileSystemRaw(Store):
                 path.parent.mkdir(parents=True, exist_ok=True)
             else:
                 self._check_root()
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=INCOMING)
             try:
                 with os.fdopen(fd, "wb") as file:
                     file.write(data)
@@ -87,7 +103,9 @@ class FileSystemRaw(Store):
             raise StoreNotAvailable(self, f"cannot write {uri}: {exc}") from exc
 
     def _check_root(self) -> None:
-        if not self.root.is_dir():
+        # With `create`, a missing root is an empty store that the first write creates;
+        # without it, the root is a mount that should be there.
+        if not self.create and not self.root.is_dir():
             raise StoreNotAvailable(self, f"the folder {self.root} does not exist")
 
 

@@ -47,7 +47,8 @@ class GSRaw(LazyClient, Store):
     `credentials`: None for Google's default credentials, a `google.auth` credentials object,
     or `"anonymous"` for public buckets. The endpoint comes from `endpoint`, else from the
     standard `STORAGE_EMULATOR_HOST` variable. A transient failure is retried up to
-    `retries` times (see `core.retry`; the SDK's own retries, two minutes by default, are off).
+    `retries` times within `retry_timeout` seconds (see `core.retry`; the SDK's own retries,
+    two minutes by default, are off).
     """
 
     URI_REGEX = URI_REGEX
@@ -62,6 +63,7 @@ class GSRaw(LazyClient, Store):
         connect_timeout: float = 5,
         read_timeout: float = 30,
         retries: int = 2,
+        retry_timeout: float = 10,
         pool_size: int = 32,
     ) -> None:
         self.credentials = credentials
@@ -69,6 +71,7 @@ class GSRaw(LazyClient, Store):
         self.endpoint = endpoint
         self.timeout = (connect_timeout, read_timeout)
         self.retries = retries
+        self.retry_timeout = retry_timeout
         self.pool_size = pool_size
 
     @classmethod
@@ -123,6 +126,7 @@ class GSRaw(LazyClient, Store):
                 lambda: action(*args, timeout=self.timeout, retry=None, **kwargs),
                 retries=self.retries,
                 transient=_transient,
+                deadline=self.retry_timeout,
                 what=uri,
             )
         except api_exceptions.NotFound as exc:

@@ -10,12 +10,13 @@ from ..clients import LazyClient
 from ..exceptions import MissingExtra, NotFoundInStore, StoreNotAvailable
 from ..reader import StreamReader
 from ..retry import TRANSIENT_STATUSES, call_with_retries
-from ..store import Store
+from ..store import BytesReader, Store
 
 ANONYMOUS = "anonymous"
 URI_REGEX = re.compile(r"^s3://([^/]+)/(.+)$")
 NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound", "InvalidObjectState"}
 AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "403"}
+RANGE_CODES = {"InvalidRange", "416"}
 THROTTLING_CODES = {
     "SlowDown",
     "Throttling",
@@ -26,6 +27,10 @@ THROTTLING_CODES = {
     "InternalError",
     "ServiceUnavailable",
 }
+
+
+class _EmptyRange(Exception):
+    """The requested range holds no bytes of the blob."""
 
 
 def _botocore():
@@ -123,9 +128,10 @@ class S3Raw(LazyClient, Store):
         bucket, key = URI_REGEX.match(uri).groups()
         _, botocore = _botocore()
         while True:
+            client = self.client()
             try:
                 return call_with_retries(
-                    partial(getattr(self.client(), method), Bucket=bucket, Key=key, **kwargs),
+                    partial(getattr(client, method), Bucket=bucket, Key=key, **kwargs),
                     retries=self.retries,
                     transient=_transient,
                     what=f"{method} {uri}",
@@ -134,7 +140,9 @@ class S3Raw(LazyClient, Store):
                 code = str(exc.response.get("Error", {}).get("Code"))
                 if code in NOT_FOUND_CODES:
                     raise NotFoundInStore(self, uri) from None
-                if code in AUTH_CODES and self._next_credentials():
+                if code in RANGE_CODES:
+                    raise _EmptyRange from None
+                if code in AUTH_CODES and self.replace_client(client, self._next_credentials):
                     continue
                 raise StoreNotAvailable(self, f"{method} {uri}: {code}") from exc
             except (botocore.exceptions.BotoCoreError, OSError) as exc:
@@ -144,7 +152,6 @@ class S3Raw(LazyClient, Store):
         if self._credentials_index + 1 >= len(self.credentials):
             return False
         self._credentials_index += 1
-        self.reset_client()
         return True
 
     def get(self, uri: str) -> bytes:
@@ -160,12 +167,22 @@ class S3Raw(LazyClient, Store):
 
     def open(self, uri: str, start: int = 0, end: int | None = None) -> BinaryIO:
         kwargs = {}
+        if end is not None and end <= start:
+            return self._empty(uri)  # S3 would ignore such a range and send the whole blob
         if start or end is not None:
             kwargs["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
-        response = self._call(uri, "get_object", **kwargs)
+        try:
+            response = self._call(uri, "get_object", **kwargs)
+        except _EmptyRange:
+            return self._empty(uri)  # the range starts at or after the end of the blob
         content_range = response.get("ContentRange")
         size = int(content_range.rsplit("/", 1)[1]) if content_range else response["ContentLength"]
         return StreamReader(response["Body"], size)
+
+    def _empty(self, uri: str) -> BinaryIO:
+        reader = BytesReader(b"")
+        reader.size = self._call(uri, "head_object")["ContentLength"]
+        return reader
 
     def exists(self, uri: str) -> bool:
         try:
