@@ -26,6 +26,17 @@ DEFAULTS: dict[str, Any] = {
     "LEDGER_BACKGROUND_FLUSH": True,
     # Threads used by get_many.
     "GET_MANY_WORKERS": 16,
+    # Speed (bench/README.md, bitstore_app/locations.py). Each process remembers which tier
+    # served each SHA1 (up to this many; 0 turns it off) and asks that tier first next time,
+    # the configured order being the fallback; it starts from the ledger's latest hits.
+    "LOCATION_INDEX_SIZE": 100_000,
+    "LOCATION_INDEX_WARM": 10_000,
+    # A SHA1 with no known location is asked from the tiers at once (True, a thread count,
+    # or False for one tier after another); the first tier in order that has it serves it,
+    # and write-back sources still wait their turn. Off by default: when an early tier has
+    # the blob (the usual case), each later tier asked costs a request, and a download if it
+    # holds the blob too; get_many of unseen blobs sends that many times the requests.
+    "CONCURRENT_PROBES": False,
     # Blob endpoint: seconds a signed URL (`signed_blob_url`) is valid by default, and at most:
     # lowering it also shortens URLs already handed out.
     "SIGNED_URL_MAX_AGE": 3600,

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from django.db import DatabaseError, connections
 
-from . import metrics
+from . import locations, metrics
 from .composer import TierSpec, build_composite, build_tier
 from .conf import bitstore_settings
 from .context import Requester, current_requester
@@ -78,6 +78,7 @@ class _Configuration:
 
         specs = [TierSpec.of(tier) for tier in Tier.objects.enabled()]
         composite = build_composite(specs, on_error=_leave_out)
+        locations.speed_up(composite)
         logger.info("tier configuration %s: %s", version, composite.sources)
         return Snapshot(composite, version, {s.name: s.id for s in specs}, time.monotonic())
 

@@ -8,13 +8,14 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any, BinaryIO
 
-from . import trace
+from . import probe, trace
 from .exceptions import (
     InvalidDataFound,
     NotFoundInStore,
     NotFoundWhileUnavailable,
     StoreNotAvailable,
 )
+from .location import LocationIndex
 from .parallel import map_in_order
 from .reader import TracedReader
 from .singleflight import SingleFlight
@@ -25,15 +26,32 @@ logger = logging.getLogger(__name__)
 
 class Composite(Store):
     """Sources tried in order; blobs served by sources appended with `cache_result=True` are
-    written into the cache."""
+    written into the cache.
 
-    def __init__(self) -> None:
+    Two options make reads from later tiers faster; both keep the answer of the sequential
+    pass, and both are off by default (the seed library's behaviour):
+
+    - `index`: a `LocationIndex` fed by every read. A blob seen before is asked first from
+      the tier that served it last (the cache, once a source's blob was written back); when
+      that tier no longer has it, the configured order follows.
+    - `concurrent`: for a blob with no known location, the tiers are asked at once (True, or
+      the most threads to use) and the first in order that has it serves it. Write-back
+      sources, the expensive ones, are still asked only when every tier before them said no.
+      A blob held by several tiers is downloaded from each of them that was asked.
+    """
+
+    def __init__(
+        self, *, concurrent: bool | int = False, index: LocationIndex | None = None
+    ) -> None:
         self.sources: list[Store] = []
         #: The sources whose blobs are written into the cache. Kept as the stores themselves,
         #: not their ids, so that the choice survives pickling.
         self.cache_back: list[Store] = []
         self.cache: Store | None = None
+        self.concurrent = concurrent
+        self.index = index
         self._flights = SingleFlight()
+        self._probes: probe.ProbePool | None = None
 
     def describe(self) -> str:
         return type(self).__name__
@@ -82,19 +100,56 @@ class Composite(Store):
     def _fetch(self, key: str) -> trace.Fetch:
         result = trace.Fetch(uri=key)
         started = time.perf_counter()
-        for store in self.sources:
-            if not store.is_valid(key):
-                continue
-            data = self._ask(store, key, result)
-            if data is not None:
-                result.data, result.served_by = data, str(store)
-                if self.cache is not None and any(store is s for s in self.cache_back):
-                    result.cache_written = store is not self.cache and self.write_back(key, data)
-                break
+        stores, hinted = self._tiers_for(key)
+        found = self._first_hit(stores[:1], key, result) if hinted else None
+        found = found or self._first_hit(stores[1:] if hinted else stores, key, result)
+        if found is not None:
+            store, data = found
+            result.data, result.served_by = data, str(store)
+            if self.cache is not None and self._writes_back(store):
+                result.cache_written = store is not self.cache and self.write_back(key, data)
         result.seconds = time.perf_counter() - started
         if result.data is None:
             result.error = self._miss_error(key, result)
+        self._remember(key, result)
         return result
+
+    def _tiers_for(self, key: str) -> tuple[list[Store], bool]:
+        """Return the tiers that accept `key`, in order, and whether the first is the one the
+        location index names (then it comes first, out of order)."""
+        stores = [store for store in self.sources if store.is_valid(key)]
+        tier = self.index.get(key) if self.index is not None else None
+        hinted = next((store for store in stores if str(store) == tier), None)
+        if hinted is None:
+            return stores, False
+        stores.remove(hinted)
+        return [hinted, *stores], True
+
+    def _first_hit(
+        self, stores: list[Store], key: str, result: trace.Fetch
+    ) -> tuple[Store, Any] | None:
+        """Return the first of `stores` in order that has the blob, and the blob."""
+        if self.concurrent and len(stores) > 1:
+            if self._probes is None:
+                self._probes = probe.ProbePool(probe.threads_for(self.concurrent))
+            return probe.first_hit(stores, key, result, self._ask, self._probes, self._writes_back)
+        for store in stores:
+            data = self._ask(store, key, result)
+            if data is not None:
+                return store, data
+        return None
+
+    def _writes_back(self, store: Store) -> bool:
+        return any(store is source for source in self.cache_back)
+
+    def _remember(self, key: str, result: trace.Fetch) -> None:
+        """Feed the location index: where the blob is now, or that it is nowhere known."""
+        if self.index is None:
+            return
+        if result.served_by is None:
+            self.index.forget(key)
+        else:
+            self.index.remember(key, str(self.cache) if result.cache_written else result.served_by)
 
     def _ask(
         self, store: Store, key: str, result: trace.Fetch, read: Callable | None = None
@@ -189,9 +244,7 @@ class Composite(Store):
         key = self.normalize(uri)
         result = trace.Fetch(uri=key)
         started = time.perf_counter()
-        for store in self.sources:
-            if not store.is_valid(key):
-                continue
+        for store in self._tiers_for(key)[0]:
             stream = self._ask(store, key, result, partial(store.open, start=start, end=end))
             if stream is not None:
                 result.served_by = str(store)
@@ -202,6 +255,7 @@ class Composite(Store):
         result.seconds = time.perf_counter() - started
         if result.stream is None:
             result.error = self._miss_error(key, result)
+        self._remember(key, result)
         return result
 
     def put(self, uri: str, data: bytes) -> None:
@@ -217,5 +271,7 @@ class Composite(Store):
             except NotImplementedError:
                 continue
             self.forget(key)
+            if self.index is not None:
+                self.index.remember(key, str(target))
             return
         raise NotImplementedError(f"{type(self).__name__} has no tier that can write {key}")

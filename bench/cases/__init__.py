@@ -1,0 +1,12 @@
+"""The benchmark's cases, one module each; `CASES` maps a case number to its module."""
+
+from . import big_blob, django_layer, first_tier, get_many, third_tier, warming
+
+CASES = {
+    1: first_tier,
+    2: third_tier,
+    3: get_many,
+    4: big_blob,
+    5: django_layer,
+    6: warming,
+}

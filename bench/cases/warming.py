@@ -1,0 +1,139 @@
+"""Case 6: warming 2,000 blobs from an HTTP API source (`bench.api_source`, its own process)
+into the S3 cache tier with one real Celery worker (a subprocess): blobs per second.
+
+The job is `bitstore_app.tasks.warm_cache.delay(hashes)`; it is done when every blob is in
+the cache prefix. Redis database 9 is the broker. With `--profile`, py-spy samples the worker.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+
+from ..data import KIB, blobs, count_s3_prefix, delete_s3_prefix, sha1
+from ..django_env import BROKER, database_url, make_tiers, setup
+from ..profiling import py_spy_start, py_spy_stop, summarize_collapsed
+from ..report import CaseResult
+from ..servers import ROOT, api_source
+from ..timing import Stats
+
+TITLE = "warming 2,000 blobs from an HTTP API into the S3 cache, one Celery worker (blob/s)"
+CACHE = "s3://bench-s3/warm-cache/"
+WORKER_THREADS = 8
+TIMEOUT = 300
+
+
+def missing() -> str | None:
+    """Return why the warming code cannot be benchmarked yet, or None when it can."""
+    for module in ("bitstore_app.tasks", "bitstore_app.warming"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} does not exist yet (the Celery warming issue)"
+    from bitstore_app import tasks
+
+    if not hasattr(tasks, "warm_cache"):
+        return "bitstore_app.tasks has no warm_cache task yet"
+    return None
+
+
+def broker_problem() -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(BROKER, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"Redis at {BROKER} is not reachable: {exc}"
+    return None
+
+
+def run(bench) -> CaseResult:
+    count = bench.sizes.warm_count
+    case = CaseResult(6, TITLE.replace("2,000", f"{count:,}"))
+    setup(bench.folder)
+    reason = missing() or broker_problem()
+    if reason:
+        case.available = False
+        case.notes.append(reason)
+        return case
+    import redis
+
+    redis.Redis.from_url(BROKER).flushdb()  # database 9 is the benchmark's own
+    hashes = [sha1(data) for data in blobs("warm", count, 4 * KIB)]
+    with api_source(count, 4 * KIB, "warm") as api:
+        make_tiers(
+            [
+                {"name": "warm-cache", "kind": "s3", "location": CACHE, "role": "cache"},
+                {"name": "api", "kind": "http_api", "location": api.endpoint, "write_back": True},
+            ]
+        )
+        with worker(bench) as process:
+            _job(hashes[:5], 5)  # the worker is up, connected and has built its composite
+            rates = [count / _job(hashes, count) for _ in range(bench.sizes.warm_repeats)]
+            if bench.profiles is not None:
+                _profile(bench, process, hashes, count)
+    case.add("warm_cache.delay(hashes): blobs in the cache per second", Stats.of(rates, "blob/s"))
+    case.target("report blobs per second", None, None)
+    return case
+
+
+def _job(hashes: list[str], expected: int) -> float:
+    """Empty the cache, enqueue one warm job and return the seconds until it is all cached."""
+    from bitstore_app.tasks import warm_cache
+
+    delete_s3_prefix(CACHE)
+    started = time.perf_counter()
+    warm_cache.delay(hashes)
+    while count_s3_prefix(CACHE) < expected:
+        if time.perf_counter() - started > TIMEOUT:
+            raise TimeoutError(f"the warm job did not finish in {TIMEOUT} s")
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
+def _profile(bench, process: subprocess.Popen, hashes: list[str], count: int) -> None:
+    raw = bench.profiles / "case6-worker.collapsed"
+    sampler = py_spy_start(process.pid, raw)
+    if sampler is None:
+        return
+    try:
+        _job(hashes, count)
+    finally:
+        py_spy_stop(sampler)
+    if raw.exists():
+        (bench.profiles / "case6-worker.txt").write_text(summarize_collapsed(raw))
+
+
+class worker:  # noqa: N801 (a context manager used like a function)
+    """One Celery worker subprocess on the benchmark's database and broker."""
+
+    def __init__(self, bench) -> None:
+        self.bench = bench
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> subprocess.Popen:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(self.bench.folder),
+            "CELERY_BROKER_URL": BROKER,
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "PYTHONPATH": str(ROOT),
+        }
+        command = [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "threads"]
+        command += ["-c", str(WORKER_THREADS), "-l", "warning", "-n", "bench@%h"]
+        command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        self.log = open(self.bench.folder / "worker.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self.log, stderr=self.log
+        )
+        return self.process
+
+    def __exit__(self, *exc_info) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()

@@ -1,0 +1,43 @@
+"""The tier layout every case uses, built with the seed library and with bitstore's core:
+an S3 prefix, then a GCS prefix, then another S3 prefix (see `bench.data`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .data import FIRST, SECOND, THIRD
+
+
+def seed_composite() -> Any:
+    """Return the layout as code written for the seed library (`epic.bitstore`) builds it."""
+    from epic.bitstore import GSRaw, S3Raw, Sha1Composite, Sha1Store
+
+    composite = Sha1Composite()
+    composite.append_source(Sha1Store(S3Raw(), FIRST))
+    composite.append_source(Sha1Store(GSRaw(), SECOND))
+    composite.append_source(Sha1Store(S3Raw(), THIRD))
+    return composite
+
+
+def our_composite(**options: Any) -> Any:
+    """Return the layout built with bitstore's core; `options` go to `Sha1Composite`."""
+    from bitstore_app.core import GSRaw, S3Raw, Sha1Composite, Sha1Store
+
+    composite = Sha1Composite(**options)
+    composite.append_source(Sha1Store(S3Raw(), FIRST))
+    composite.append_source(Sha1Store(GSRaw(), SECOND))
+    composite.append_source(Sha1Store(S3Raw(), THIRD))
+    return composite
+
+
+def raw_s3_get(prefix: str):
+    """Return a function that reads `prefix + sha1` with a plain boto3 `get_object`."""
+    from .data import s3_client, split
+
+    client = s3_client(pool=10)
+    bucket, key_prefix = split(prefix)
+
+    def get(sha1: str) -> bytes:
+        return client.get_object(Bucket=bucket, Key=key_prefix + sha1)["Body"].read()
+
+    return get

@@ -1,0 +1,162 @@
+"""The servers the benchmark talks to, each in a process of its own on a free loopback port.
+
+Separate processes keep the servers' CPU work (moto is pure Python) off the benchmark's own
+interpreter, so the numbers measure the client libraries and not a shared GIL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Wait until the port accepts connections; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on {HOST}:{port}") from None
+            time.sleep(0.05)
+
+
+@dataclass
+class Server:
+    """A server process listening on `port`."""
+
+    name: str
+    process: subprocess.Popen
+    port: int
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time (user + system) the process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@contextmanager
+def server(name: str, command: list[str], port: int, env: dict | None = None):
+    """Run `command` (which listens on `port`) for the duration of the block."""
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+    running = Server(name, process, port)
+    try:
+        wait_for_port(port, process)
+        yield running
+    finally:
+        running.stop()
+
+
+@contextmanager
+def moto_s3():
+    """Run moto's S3 server."""
+    port = free_port()
+    with server("moto_server", [str(BIN / "moto_server"), "-H", HOST, "-p", str(port)], port) as s:
+        yield s
+
+
+@contextmanager
+def gcs_emulator():
+    """Run the GCS emulator, in memory."""
+    port = free_port()
+    command = [str(BIN / "gcp-storage-emulator"), "start", "--host", HOST, "--port", str(port)]
+    with server("gcp-storage-emulator", [*command, "--in-memory", "-q"], port) as s:
+        yield s
+
+
+def cloud_environment(s3: Server, gcs: Server) -> dict[str, str]:
+    """Return the variables with which boto3 and google-cloud-storage reach the emulators."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_S3": s3.endpoint,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "STORAGE_EMULATOR_HOST": gcs.endpoint,
+        "GOOGLE_CLOUD_PROJECT": "test-project",
+    }
+
+
+@dataclass
+class Emulators:
+    s3: Server
+    gcs: Server
+    env: dict[str, str]
+
+    def reset_s3(self) -> None:
+        requests.post(f"{self.s3.endpoint}/moto-api/reset", timeout=30).raise_for_status()
+
+
+@contextmanager
+def emulators():
+    """Run both emulators, with the process environment pointing at them."""
+    with ExitStack() as stack:
+        s3 = stack.enter_context(moto_s3())
+        gcs = stack.enter_context(gcs_emulator())
+        env = cloud_environment(s3, gcs)
+        saved = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
+        try:
+            yield Emulators(s3, gcs, env)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@contextmanager
+def api_source(count: int, size: int, tag: str):
+    """Run the HTTP API source (`bench.api_source`) serving `count` generated blobs."""
+    port = free_port()
+    command = [sys.executable, "-m", "bench.api_source", "--port", str(port)]
+    command += ["--count", str(count), "--size", str(size), "--tag", tag]
+    with server("api_source", command, port, env={"PYTHONPATH": str(ROOT)}) as s:
+        yield s

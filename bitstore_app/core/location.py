@@ -1,0 +1,69 @@
+"""Where blobs were found: a memory of which tier served each key, so that a composite can
+ask that tier first next time (see `Composite(index=...)`)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+
+
+class LocationIndex:
+    """A bounded map from a key to the name of the tier that served it last; the keys used
+    least recently are dropped first. Safe to share between threads and composites."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        if size < 1:
+            raise ValueError(f"size must be at least 1, not {size}")
+        self.size = size
+        self._tiers: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    @property
+    def _guard(self) -> threading.Lock:
+        # A child forked while another thread held the lock would wait on it forever.
+        if self._pid != os.getpid():
+            self._lock, self._pid = threading.Lock(), os.getpid()
+        return self._lock
+
+    def __len__(self) -> int:
+        return len(self._tiers)
+
+    def get(self, key: str) -> str | None:
+        """Return the name of the tier that served `key` last, or None."""
+        with self._guard:
+            tier = self._tiers.get(key)
+            if tier is not None:
+                self._tiers.move_to_end(key)
+            return tier
+
+    def remember(self, key: str, tier: str) -> None:
+        """Record that `tier` serves `key`."""
+        with self._guard:
+            self._tiers[key] = tier
+            self._tiers.move_to_end(key)
+            if len(self._tiers) > self.size:
+                self._tiers.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        with self._guard:
+            self._tiers.pop(key, None)
+
+    def load(self, locations: Iterable[tuple[str, str]]) -> None:
+        """Remember many (key, tier) pairs, oldest first, as if they had been served so."""
+        for key, tier in locations:
+            self.remember(key, tier)
+
+    def clear(self) -> None:
+        with self._guard:
+            self._tiers.clear()
+
+    def __getstate__(self) -> dict:
+        with self._guard:
+            return {"size": self.size, "tiers": list(self._tiers.items())}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["size"])
+        self.load(state["tiers"])

@@ -1,0 +1,71 @@
+"""The service's speed options, set on each composite the service builds (see the
+LOCATION_INDEX_* and CONCURRENT_PROBES settings in `conf.DEFAULTS`).
+
+A SHA1 read before is asked first from the tier that served it (a `LocationIndex`); one
+never seen is asked from the tiers at once. Either way the answer is the one the configured
+order gives, unless a blob has since landed in an earlier tier by another way.
+
+Each configuration gets a new index, since the tiers' order may have changed and must win
+from then on. The first one a process builds starts from the ledger's latest hits made
+since the tiers were last saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.db import DatabaseError
+from django.db.models import Max
+
+from .conf import bitstore_settings
+from .core import LocationIndex, Sha1Composite
+
+logger = logging.getLogger(__name__)
+
+_state = {"warmed": False}
+_lock = threading.Lock()
+
+
+def speed_up(composite: Sha1Composite) -> None:
+    """Give a freshly built composite the index and the probes the settings ask for."""
+    composite.concurrent = bitstore_settings.CONCURRENT_PROBES
+    size = bitstore_settings.LOCATION_INDEX_SIZE
+    composite.index = LocationIndex(size) if size else None
+    if composite.index is None:
+        return
+    with _lock:
+        first, _state["warmed"] = not _state["warmed"], True
+    if first:
+        warm(composite.index, composite, bitstore_settings.LOCATION_INDEX_WARM)
+
+
+def warm(index: LocationIndex, composite: Sha1Composite, limit: int) -> int:
+    """Load the ledger's latest `limit` hits since the tiers last changed into `index`;
+    return how many were loaded. A blob that was written back is located in the cache."""
+    from .models import FetchRecord, Tier
+
+    if limit <= 0:
+        return 0
+    cache = str(composite.cache) if composite.cache is not None else None
+    try:
+        hits = FetchRecord.objects.filter(outcome=FetchRecord.HIT)
+        changed = Tier.objects.aggregate(last=Max("updated_at"))["last"]
+        if changed is not None:
+            hits = hits.filter(created_at__gt=changed)
+        rows = list(
+            hits.order_by("-created_at", "-id").values_list("sha1", "tier_name", "cache_written")[
+                :limit
+            ]
+        )
+    except DatabaseError as exc:
+        logger.warning("the location index starts empty: cannot read the ledger: %s", exc)
+        return 0
+    index.load((sha1, cache if written and cache else tier) for sha1, tier, written in rows[::-1])
+    return len(rows)
+
+
+def reset() -> None:
+    """Forget that this process warmed an index (tests): the next build warms again."""
+    with _lock:
+        _state["warmed"] = False

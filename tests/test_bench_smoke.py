@@ -1,0 +1,35 @@
+"""The benchmark harness runs end to end with tiny sizes (`python -m bench --quick`), so that
+it cannot rot between the runs that measure (`make bench`)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_benchmark_runs_every_case_with_tiny_sizes(tmp_path):
+    results, table = tmp_path / "results.json", tmp_path / "table.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--output", str(results)]
+        + ["--markdown", str(table)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    document = json.loads(results.read_text())
+    assert document["quick"] and document["machine"]["nproc"] >= 1
+    cases = {case["number"]: case for case in document["cases"]}
+    assert sorted(cases) == [1, 2, 3, 4, 5, 6]
+    for number, case in cases.items():
+        if number == 6 and not case["available"]:
+            assert case["notes"], "an unavailable case says why"
+            continue
+        assert case["available"], f"case {number} failed: {case['notes']}"
+        assert case["rows"] and all(row["stats"]["median"] > 0 for row in case["rows"])
+        assert case["targets"]
+    assert "| case | measurement |" in table.read_text()
