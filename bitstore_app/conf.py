@@ -26,6 +26,12 @@ DEFAULTS: dict[str, Any] = {
     "LEDGER_BACKGROUND_FLUSH": True,
     # Threads used by get_many.
     "GET_MANY_WORKERS": 16,
+    # Admin: the longest connect/read timeout, in seconds, of a live tier check, so that a
+    # tier that is down answers the "check" action and the "probe now" box quickly.
+    "PROBE_TIMEOUT": 2.0,
+    # Admin statistics: at most this many of the newest fetches in the window are analysed
+    # (the page says so when the window holds more).
+    "STATS_SAMPLE_SIZE": 100_000,
     # Speed (bench/README.md, bitstore_app/locations.py). Each process remembers which tier
     # served each SHA1 (up to this many; 0 turns it off) and asks that tier first next time,
     # the configured order being the fallback; it starts from the ledger's latest hits.

@@ -1,0 +1,136 @@
+"""The admin's tier form: it validates a tier by building it, and optionally by asking it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from django import forms
+
+from . import services
+from .composer import KINDS, TierConfigError, TierSpec, validate
+from .conf import bitstore_settings
+from .credentials import CredentialsError, resolve
+from .models import Tier
+
+#: The values a tier is built from (a TierSpec's fields); while one of them is invalid in the
+#: form, nothing is built.
+SPEC_FIELDS = tuple(name for name in TierSpec.__dataclass_fields__ if name != "id")
+
+
+def probe_quickly(spec: TierSpec) -> services.Probe:
+    """Check the tier live, with its timeouts capped at `PROBE_TIMEOUT` so a tier that is
+    down answers within seconds."""
+    cap = bitstore_settings.PROBE_TIMEOUT
+    quick = {"connect_timeout": min(spec.connect_timeout, cap)}
+    quick["read_timeout"] = min(spec.read_timeout, cap)
+    if "retries" in TierSpec.__dataclass_fields__:
+        quick["retries"] = min(spec.retries, 1)
+    return services.probe(replace(spec, **quick))
+
+
+def describe_probe(result: services.Probe) -> str:
+    """Return an operator's sentence for a probe result."""
+    ms = result.seconds * 1000
+    ms = f"{ms:.1f} ms" if ms < 10 else f"{ms:.0f} ms"
+    if result.reachable:
+        return f"Tier '{result.tier}' is reachable: it answered in {ms}."
+    return f"Tier '{result.tier}' is NOT reachable (gave up after {ms}): {result.error[:400]}"
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    message = message[:1].upper() + message[1:]
+    return message if message.endswith(".") else message + "."
+
+
+class TierForm(forms.ModelForm):
+    """Add or change a tier; it is saved only if it can be built (and reached, if asked)."""
+
+    probe_now = forms.BooleanField(
+        required=False,
+        label="Check the tier now",
+        help_text="Before saving, ask the tier live for a key (nothing is written). "
+        "The tier is not saved if it cannot be reached.",
+    )
+
+    class Meta:
+        model = Tier
+        exclude = ["position"]  # set by dragging rows in the tier list
+        widgets = {
+            "location": forms.TextInput(attrs={"size": 70}),
+            "options": forms.Textarea(
+                attrs={"rows": 4, "cols": 70, "style": "font-family: monospace"}
+            ),
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[
+            "kind"
+        ].help_text = f"One of {', '.join(KINDS)}, or the dotted path of a custom Store class."
+        names = sorted(bitstore_settings.CREDENTIALS)
+        known = f" Names defined here: {', '.join(names)}." if names else ""
+        self.fields["credentials"].help_text = (
+            "A reference, never a secret: empty for the default chain, 'anonymous' for public "
+            "data, a name from BITSTORE['CREDENTIALS'], or env:VARIABLE." + known
+        )
+
+    def clean_options(self) -> dict:
+        options = self.cleaned_data.get("options")
+        if options is None:
+            return {}
+        if not isinstance(options, dict):
+            raise forms.ValidationError(
+                "Options must be a JSON object of option names and values, such as "
+                '{"endpoint_url": "http://127.0.0.1:9000"}, not a '
+                f"{type(options).__name__}."
+            )
+        return options
+
+    def clean_credentials(self) -> str:
+        reference = (self.cleaned_data.get("credentials") or "").strip()
+        try:
+            resolve(reference)
+        except CredentialsError as exc:
+            raise forms.ValidationError(_sentence(str(exc))) from None
+        return reference
+
+    def clean_connect_timeout(self) -> float:
+        return self._positive("connect_timeout")
+
+    def clean_read_timeout(self) -> float:
+        return self._positive("read_timeout")
+
+    def _positive(self, name: str) -> float:
+        value = self.cleaned_data.get(name)
+        if value is not None and value <= 0:
+            raise forms.ValidationError("Enter a number of seconds greater than zero.")
+        return value
+
+    def clean(self) -> dict:
+        """Probe the tier live when asked to, once it is known to be buildable.
+
+        Whether it can be built is `Tier.clean()`'s to say (it runs after this and puts each
+        error next to the field at fault), so a tier that cannot be built is not probed.
+        """
+        cleaned = super().clean()
+        if not cleaned.get("probe_now") or any(name in self.errors for name in SPEC_FIELDS):
+            return cleaned
+        spec = self.spec()
+        try:
+            validate(spec)
+        except TierConfigError:
+            return cleaned
+        result = probe_quickly(spec)
+        if not result.reachable:
+            self.add_error(
+                "probe_now",
+                f"{describe_probe(result)} Fix the settings above, or untick this box "
+                "to save the tier without checking it.",
+            )
+        return cleaned
+
+    def spec(self) -> TierSpec:
+        """Return the tier the form describes, as the composer builds it."""
+        values = {name: self.cleaned_data[name] for name in SPEC_FIELDS if name in self.fields}
+        return TierSpec(**values, id=self.instance.pk)
