@@ -1,7 +1,11 @@
-"""Who is asking: the user of a web request or the id of a Celery task, for the ledger."""
+"""Who is asking: the user of a web request or the id of a Celery task, for the ledger.
+
+Any Celery task is named without help; a view is, through `RequesterMiddleware`.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,10 +26,18 @@ _current: ContextVar[Requester | Callable[[], Requester] | None] = ContextVar(
 
 
 def current_requester() -> Requester:
+    """Return who is asking: as set by `requested_by`, else the running Celery task."""
     current = _current.get()
     if callable(current):
         current = current()
-    return current or NOBODY
+    return current or _celery_task() or NOBODY
+
+
+def _celery_task() -> Requester | None:
+    celery = sys.modules.get("celery")  # a process that never imported Celery runs no task
+    task = celery.current_task if celery is not None else None
+    task_id = getattr(getattr(task, "request", None), "id", None) if task else None
+    return Requester(task_id=task_id) if task_id else None
 
 
 @contextmanager

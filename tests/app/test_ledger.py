@@ -119,6 +119,17 @@ def test_tasks_and_users_are_recorded_also_through_get_many(tiers):
     assert sorted(rows, key=str) == sorted([(None, "task-42")] + [(7, "")] * 5, key=str)
 
 
+def test_any_celery_task_is_recorded_by_its_id(tiers):
+    from tests.app.tasks import read_blob
+
+    sha1, data = make_blob()
+    tiers["blobs"][sha1] = data
+    # apply() runs the task in this process, inside Celery's own task context.
+    result = read_blob.apply(args=[sha1], task_id="celery-task-7")
+    assert result.get() == len(data)
+    assert only_record(sha1).task_id == "celery-task-7"
+
+
 @pytest.mark.urls("tests.app.urls")
 def test_the_middleware_records_the_user_of_a_web_request(tiers, client):
     sha1, data = make_blob()

@@ -108,6 +108,18 @@ def test_put_writes_into_the_cache_tier_and_verifies(backend):
     assert not backend.holds(wrong_sha1)
 
 
+def test_put_with_no_cache_tier_goes_to_the_first_tier_that_can_write(blob_api, tmp_path):
+    api = backends.HTTPAPIBackend(blob_api)
+    disks = [backends.FileSystemBackend(tmp_path / name) for name in ("disk1", "disk2")]
+    make_tier(api, name="api", position=0)
+    make_tier(disks[0], name="disk1", position=1)
+    make_tier(disks[1], name="disk2", position=2)
+    sha1, data = make_blob()
+    bitstore_app.put(sha1, data)
+    assert [disk.holds(sha1) for disk in disks] == [True, False]
+    assert sum(blob_api.requests.values()) == 0
+
+
 def test_write_back_fills_the_cache_and_the_api_is_asked_once(blob_api, tmp_path):
     cache = backends.FileSystemBackend(tmp_path / "cache")
     api = backends.HTTPAPIBackend(blob_api)
