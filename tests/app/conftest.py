@@ -97,20 +97,25 @@ def live_db_url(transactional_db):
 def second_process(live_db_url):
     """Return a function that starts `python -m tests.app.process ARGS` on the test database.
 
-    The process runs Django with the project's settings; `config` becomes its `BITSTORE`.
+    The process runs Django with the project's settings; `config` becomes its `BITSTORE`,
+    `env` is added to its environment.
     Every process started is ended when the test ends.
     """
     import json
 
     started = []
 
-    def start(*args, config=None):
-        env = os.environ | {
-            "DJANGO_SETTINGS_MODULE": "project.settings",
-            "DATABASE_URL": live_db_url,
-            "BITSTORE_TEST_CONFIG": json.dumps(config or {}),
-            "PYTHONUNBUFFERED": "1",
-        }
+    def start(*args, config=None, env=None):
+        env = (
+            os.environ
+            | (env or {})
+            | {
+                "DJANGO_SETTINGS_MODULE": "project.settings",
+                "DATABASE_URL": live_db_url,
+                "BITSTORE_TEST_CONFIG": json.dumps(config or {}),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.app.process", *args],
             cwd=REPO,

@@ -3,6 +3,8 @@
     python -m tests.app.process watch SHA1 SECONDS   print the serving tier whenever it changes
     python -m tests.app.process get SHA1 COUNT PAUSE get the blob COUNT times, PAUSE seconds
                                                      apart, then exit cleanly
+    python -m tests.app.process worker               a Celery worker, prefork pool, one child,
+                                                     on CELERY_BROKER_URL, with tests.app.tasks
 
 `BITSTORE_TEST_CONFIG` (JSON) is this process's `BITSTORE` setting.
 """
@@ -37,13 +39,21 @@ def get(sha1, count, pause):
     print("done", flush=True)
 
 
+def worker():
+    from project.celery import app
+
+    options = ["--pool", "prefork", "--concurrency", "1", "--loglevel", "WARNING"]
+    quiet = ["--without-heartbeat", "--without-mingle", "--without-gossip"]
+    app.worker_main(["worker", *options, *quiet, "--include", "tests.app.tasks"])
+
+
 def main(command, *args):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     django.setup()
     from django.test.utils import override_settings
 
     override_settings(BITSTORE=json.loads(os.environ.get("BITSTORE_TEST_CONFIG", "{}"))).enable()
-    {"watch": watch, "get": get}[command](*args)
+    {"watch": watch, "get": get, "worker": worker}[command](*args)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """What one process changes, another sees: real subprocesses on the same test database."""
 
 import queue
+import signal
 import threading
 import time
 
@@ -8,6 +9,7 @@ import pytest
 
 from bitstore_app.models import FetchRecord, Tier
 from tests.app.conftest import make_blob
+from tests.helpers import require_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,3 +92,48 @@ def test_a_clean_exit_loses_no_ledger_record(second_process, tmp_path, config):
     records = FetchRecord.objects.filter(sha1=sha1)
     assert records.count() == count
     assert set(records.values_list("outcome", "tier_id")) == {("hit", tier.id)}
+
+
+@pytest.fixture
+def broker():
+    """An empty Redis database (this suite's own number) as the Celery broker."""
+    import redis
+
+    url = "redis://127.0.0.1:6379/12"
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    require_service(f"Redis at {url}", client.ping)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+def test_a_celery_pool_process_writes_its_records_when_the_worker_shuts_down(
+    second_process, broker, tmp_path
+):
+    from project.celery import app
+    from tests.app.tasks import read_blob
+
+    sha1, data = make_blob()
+    tiers_holding(tmp_path, sha1, data, ["disk"])
+    # Nothing is written before the exit: only the pool process's shutdown can write.
+    config = {"LEDGER_FLUSH_COUNT": 1_000_000, "LEDGER_FLUSH_INTERVAL": 3600}
+    worker = second_process("worker", config=config, env={"CELERY_BROKER_URL": broker})
+    done = tmp_path / "done"
+    done.mkdir()
+    with app.connection_for_write(broker) as connection:
+        ids = [
+            read_blob.apply_async(args=[sha1, str(done)], connection=connection).id
+            for _ in range(20)
+        ]
+    deadline = time.monotonic() + 60
+    while len(list(done.iterdir())) < len(ids) and time.monotonic() < deadline:
+        assert worker.poll() is None, worker.stderr.read()
+        time.sleep(0.05)
+    assert sorted(path.name for path in done.iterdir()) == sorted(ids)
+    assert not FetchRecord.objects.filter(sha1=sha1).exists()
+
+    worker.send_signal(signal.SIGTERM)  # a warm shutdown, as a deployment stops workers
+    assert worker.wait(30) == 0
+    records = FetchRecord.objects.filter(sha1=sha1)
+    assert sorted(records.values_list("task_id", flat=True)) == sorted(ids)
