@@ -215,3 +215,6 @@ class FetchRecordAdmin(admin.ModelAdmin):
         return format_html(
             "<a href='{}?{}'>Every fetch of this SHA1</a>", url, urlencode({"q": record.sha1})
         )
+
+
+from . import admin_warm  # noqa: E402, F401 - registers the WarmJob admin

@@ -44,6 +44,7 @@ class TierSpec:
     breaker_threshold: int = 5
     breaker_cooldown: float = 30.0
     negative_ttl: float = 5.0
+    rate_limit: float = 0.0
     id: int | None = None
 
     @classmethod

@@ -43,6 +43,22 @@ DEFAULTS: dict[str, Any] = {
     # the blob (the usual case), each later tier asked costs a request, and a download if it
     # holds the blob too; get_many of unseen blobs sends that many times the requests.
     "CONCURRENT_PROBES": False,
+    # Cache warming (warming.py): SHA1s per chunk task, and threads that warm one chunk.
+    "WARM_CHUNK_SIZE": 100,
+    "WARM_CONCURRENCY": 8,
+    # Warm tasks retry transient failures (a tier not available, a timeout, throttling) up to
+    # WARM_MAX_RETRIES times, after about WARM_RETRY_BACKOFF * 2**n seconds (jittered, capped
+    # at WARM_RETRY_BACKOFF_MAX); what still fails is counted as failed in the job.
+    "WARM_MAX_RETRIES": 5,
+    "WARM_RETRY_BACKOFF": 2.0,
+    "WARM_RETRY_BACKOFF_MAX": 300.0,
+    # Per-tier rate limits (Tier.rate_limit) are shared by all workers through this Redis;
+    # None means the Celery broker when it is Redis, else each process limits on its own.
+    "RATE_LIMIT_REDIS_URL": None,
+    # Requests a rate-limited tier may take at once after a quiet spell (the bucket's size).
+    "RATE_LIMIT_BURST": 1.0,
+    # Seconds a call may wait for its turn; past it the call is throttled (a transient error).
+    "RATE_LIMIT_MAX_WAIT": 10.0,
     # Blob endpoint: seconds a signed URL (`signed_blob_url`) is valid by default, and at most:
     # lowering it also shortens URLs already handed out.
     "SIGNED_URL_MAX_AGE": 3600,

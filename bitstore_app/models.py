@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -49,6 +51,13 @@ class Tier(models.Model):
     credentials = models.CharField(max_length=200, blank=True, help_text=CREDENTIALS_HELP)
     connect_timeout = models.FloatField(default=5.0, help_text="Seconds.")
     read_timeout = models.FloatField(default=30.0, help_text="Seconds.")
+    rate_limit = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0)],
+        verbose_name="rate limit",
+        help_text="Requests per second to this tier, shared by all workers (0: unlimited). "
+        "Cache warming keeps to it.",
+    )
     retries = models.PositiveSmallIntegerField(
         default=2,
         help_text="Retries of transient errors (dropped connections, 429, 5xx), with backoff. "
@@ -194,3 +203,136 @@ class Blob(models.Model):
             ("view_blob", "Can download blobs over HTTP"),
             ("warm", "Can enqueue cache warming jobs over HTTP"),
         ]
+
+
+class WarmJob(models.Model):
+    """A cache-warming job: blobs fetched from the sources into the cache tier by workers.
+
+    Workers add their chunks' counts with F() expressions; the job is finished when every
+    entry is counted under exactly one outcome.
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    DONE_WITH_ERRORS = "done_with_errors"
+    STATUSES = [
+        (QUEUED, "Queued"),
+        (RUNNING, "Running"),
+        (DONE, "Done"),
+        (DONE_WITH_ERRORS, "Done, some failed or invalid"),
+    ]
+    #: Counters that add up to `total` once the job is finished.
+    OUTCOMES = ("already_cached", "warmed", "not_found", "invalid", "failed", "malformed")
+    #: Malformed entries kept for the report; the count is always exact.
+    MALFORMED_KEPT = 1000
+
+    status = models.CharField(max_length=20, choices=STATUSES, default=QUEUED)
+    total = models.PositiveIntegerField(
+        default=0, help_text="Distinct SHA1s in the job, plus the malformed entries."
+    )
+    already_cached = models.PositiveIntegerField(
+        default=0, help_text="Already in the cache tier: not fetched."
+    )
+    warmed = models.PositiveIntegerField(
+        default=0, help_text="Fetched from a source and written into the cache tier."
+    )
+    not_found = models.PositiveIntegerField(
+        default=0, verbose_name="not found", help_text="No source has them (final)."
+    )
+    invalid = models.PositiveIntegerField(
+        default=0,
+        verbose_name="invalid data",
+        help_text="Sources returned data that does not match the SHA1; never cached.",
+    )
+    failed = models.PositiveIntegerField(
+        default=0,
+        help_text="Still failing after the retries: a tier not available, a timeout, throttling.",
+    )
+    malformed = models.PositiveIntegerField(
+        default=0, help_text="Entries of the input that are not SHA1s; skipped."
+    )
+    bytes = models.PositiveBigIntegerField(default=0, help_text="Bytes written into the cache.")
+    chunk_size = models.PositiveIntegerField(default=0, help_text="SHA1s per chunk task.")
+    chunks = models.PositiveIntegerField(default=0, help_text="Chunk tasks.")
+    failed_hashes = models.JSONField(
+        default=list, blank=True, help_text="The SHA1s that failed: retry them from the admin."
+    )
+    invalid_hashes = models.JSONField(
+        default=list, blank=True, help_text="The SHA1s whose sources returned invalid data."
+    )
+    malformed_inputs = models.JSONField(
+        default=list, blank=True, help_text="The first 1,000 malformed entries."
+    )
+    task_id = models.CharField(
+        max_length=255, blank=True, help_text="The warm_cache task that created the job."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    retry_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retries",
+        help_text="The job whose failed SHA1s this job retries.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "warm job"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task_id"], condition=~Q(task_id=""), name="bitstore_warmjob_task_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"warm job {self.pk} ({self.get_status_display().lower()})"
+
+    @property
+    def processed(self) -> int:
+        """Entries counted so far, under any outcome."""
+        return sum(getattr(self, name) for name in self.OUTCOMES)
+
+    @property
+    def progress(self) -> float:
+        """The fraction of the entries counted, from 0 to 1."""
+        return min(self.processed / self.total, 1.0) if self.total else 1.0
+
+    @property
+    def retryable_hashes(self) -> list[str]:
+        """The SHA1s worth another job: those that failed and those with invalid data."""
+        return [*self.failed_hashes, *self.invalid_hashes]
+
+
+class WarmChunk(models.Model):
+    """One attempt at one chunk of a warm job, written with the counts it added: a task
+    delivered twice finds it and counts nothing."""
+
+    job = models.ForeignKey(WarmJob, on_delete=models.CASCADE, related_name="chunk_attempts")
+    index = models.PositiveIntegerField()
+    attempt = models.PositiveSmallIntegerField(default=0)
+    retry_hashes = models.JSONField(
+        default=list, blank=True, help_text="SHA1s that failed for now: the next attempt's."
+    )
+    finished_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "warm job chunk"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "index", "attempt"], name="bitstore_warmchunk_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} chunk {self.index} attempt {self.attempt}"

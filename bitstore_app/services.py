@@ -37,6 +37,8 @@ class Snapshot:
     version: int
     tier_ids: dict[str, int]
     checked_at: float
+    #: The definitions the composite was built from (cache warming reads rate limits here).
+    specs: tuple[TierSpec, ...] = ()
 
 
 class _Configuration:
@@ -80,7 +82,8 @@ class _Configuration:
         composite = build_composite(specs, on_error=_leave_out)
         locations.speed_up(composite)
         logger.info("tier configuration %s: %s", version, composite.sources)
-        return Snapshot(composite, version, {s.name: s.id for s in specs}, time.monotonic())
+        tier_ids = {s.name: s.id for s in specs}
+        return Snapshot(composite, version, tier_ids, time.monotonic(), tuple(specs))
 
     def invalidate(self) -> None:
         """Rebuild on the next call (tests, and after changes made in this process)."""
@@ -115,6 +118,12 @@ def _record(result: Fetch, snapshot: Snapshot, requester: Requester) -> None:
     """Write a finished fetch to the ledger and the metrics: every fetch passes here."""
     ledger.record(result, snapshot.tier_ids, requester)
     metrics.observe(result)
+
+
+def record(result: Fetch, snapshot: Snapshot) -> None:
+    """Record a fetch made outside `fetch`, for the current requester (cache warming asks
+    the tiers of the snapshot itself)."""
+    _record(result, snapshot, current_requester())
 
 
 def _data(result: Fetch) -> bytes:

@@ -1,0 +1,190 @@
+"""Per-tier rate limits shared by every worker: a token bucket per tier, kept in Redis.
+
+`limited(store, rate)` puts a tier behind its bucket: each call to the tier first takes a
+token, waiting for its turn when the bucket is empty. The bucket lives in Redis and is
+updated by one Lua script, so any number of processes on any number of hosts share one
+budget. Cache warming applies it (warming.py); the service layer could wrap its tiers the
+same way, since a call to an unlimited tier costs nothing and a limited one a Redis round trip.
+
+Without Redis (the embedded filesystem broker), each process keeps its own bucket: the
+limit then holds per process only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any, BinaryIO
+
+from .conf import bitstore_settings
+from .core import StoreNotAvailable
+from .core.store import Store
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "bitstore:ratelimit:"
+
+# Take one token from the bucket KEYS[1] (rate ARGV[1] tokens/s, size ARGV[2]). The token
+# may be one that refills later: then the caller waits for it. Returns {granted, wait}; a
+# wait longer than ARGV[3] seconds is refused and takes nothing. Redis's clock is the only
+# clock, so hosts whose clocks disagree still share one budget.
+TAKE_TOKEN = """
+local rate, size, max_wait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
+local tokens, stamp = tonumber(state[1]), tonumber(state[2])
+if tokens == nil then tokens, stamp = size, now end
+tokens = math.min(size, tokens + math.max(0, now - stamp) * rate)
+local wait = 0
+if tokens < 1 then wait = (1 - tokens) / rate end
+if wait > max_wait then return {0, string.format('%.6f', wait)} end
+tokens = tokens - 1
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens),
+           'stamp', string.format('%.6f', now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((size - tokens) / rate * 1000) + 1000)
+return {1, string.format('%.6f', wait)}
+"""
+
+
+class Throttled(StoreNotAvailable):
+    """The tier's rate limit leaves no turn soon enough: try again later."""
+
+
+class RedisBuckets:
+    """Token buckets in Redis, shared by every process that uses the same database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._client: Any = None
+        self._script: Any = None
+        self._pid: int | None = None
+
+    def take(self, name: str, rate: float, size: float, max_wait: float) -> float | None:
+        """Take a token; return the seconds to wait before using it, or None if refused."""
+        import redis
+
+        try:
+            granted, wait = self._take_script()(
+                keys=[KEY_PREFIX + name], args=[rate, size, max_wait]
+            )
+        except redis.RedisError as exc:
+            raise StoreNotAvailable(name, f"rate limiter: {exc}") from exc
+        return float(wait) if int(granted) else None
+
+    def _take_script(self) -> Any:
+        if self._pid != os.getpid():  # a client per process: connections do not survive fork
+            import redis
+
+            self._client = redis.Redis.from_url(
+                self.url, socket_connect_timeout=5, socket_timeout=5
+            )
+            self._script = self._client.register_script(TAKE_TOKEN)
+            self._pid = os.getpid()
+        return self._script
+
+
+class LocalBuckets:
+    """Token buckets in this process's memory: the same arithmetic as TAKE_TOKEN."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: dict[str, tuple[float, float]] = {}
+
+    def take(self, name: str, rate: float, size: float, max_wait: float) -> float | None:
+        with self._lock:
+            now = time.monotonic()
+            tokens, stamp = self._state.get(name, (size, now))
+            tokens = min(size, tokens + max(0.0, now - stamp) * rate)
+            wait = (1 - tokens) / rate if tokens < 1 else 0.0
+            if wait > max_wait:
+                return None
+            self._state[name] = (tokens - 1, now)
+            return wait
+
+
+_buckets: dict[str | None, RedisBuckets | LocalBuckets] = {}
+_buckets_lock = threading.Lock()
+
+
+def buckets() -> RedisBuckets | LocalBuckets:
+    """Return this process's buckets: in Redis when there is one to share, else local."""
+    url = redis_url()
+    with _buckets_lock:
+        if url not in _buckets:
+            if url is None:
+                logger.warning("no Redis for rate limits: each process keeps its own limits")
+            _buckets[url] = RedisBuckets(url) if url else LocalBuckets()
+        return _buckets[url]
+
+
+def redis_url() -> str | None:
+    """Return RATE_LIMIT_REDIS_URL, else the Celery broker's URL when it is Redis, else None."""
+    url = bitstore_settings.RATE_LIMIT_REDIS_URL
+    if url:
+        return url
+    from celery import current_app
+
+    broker = current_app.conf.broker_url or ""
+    return broker if broker.startswith(("redis://", "rediss://", "unix://")) else None
+
+
+def acquire(name: str, rate: float) -> None:
+    """Wait for a turn to call the tier `name`, limited to `rate` calls per second.
+
+    Raise `Throttled` when the turn is more than RATE_LIMIT_MAX_WAIT seconds away.
+    """
+    max_wait = bitstore_settings.RATE_LIMIT_MAX_WAIT
+    size = max(1.0, float(bitstore_settings.RATE_LIMIT_BURST))
+    wait = buckets().take(name, rate, size, max_wait)
+    if wait is None:
+        raise Throttled(name, f"rate limit of {rate:g}/s: no turn within {max_wait:g} s")
+    if wait > 0:
+        time.sleep(wait)
+
+
+class RateLimitedStore(Store):
+    """A tier whose every call waits for a turn under the tier's rate limit."""
+
+    def __init__(self, store: Store, rate: float) -> None:
+        self.inner = store
+        self.rate = rate
+        self.name = str(store)
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    def is_valid(self, uri: str) -> bool:
+        return self.inner.is_valid(uri)
+
+    def get(self, uri: str) -> bytes:
+        acquire(self.name, self.rate)
+        return self.inner.get(uri)
+
+    def exists(self, uri: str) -> bool:
+        acquire(self.name, self.rate)
+        return self.inner.exists(uri)
+
+    def open(self, uri: str, start: int = 0, end: int | None = None) -> BinaryIO:
+        acquire(self.name, self.rate)
+        return self.inner.open(uri, start, end)
+
+    def put(self, uri: str, data: bytes) -> None:
+        acquire(self.name, self.rate)
+        self.inner.put(uri, data)
+
+    def put_or_raise(self, uri: str, data: bytes) -> None:
+        acquire(self.name, self.rate)
+        getattr(self.inner, "put_or_raise", self.inner.put)(uri, data)
+
+    def forget(self, uri: str) -> None:
+        forget = getattr(self.inner, "forget", None)
+        if forget is not None:
+            forget(uri)
+
+
+def limited(store: Store, rate: float) -> Store:
+    """Return the tier behind its rate limit, or the tier itself when `rate` is 0."""
+    return RateLimitedStore(store, rate) if rate and rate > 0 else store

@@ -1,0 +1,62 @@
+"""Celery tasks: thin wrappers around warming.py that take SHA1 strings and ids.
+
+    from bitstore_app.tasks import warm_cache
+    result = warm_cache.delay(hashes)   # its result (with a result backend) holds the job id;
+                                        # without one: WarmJob.objects.get(task_id=result.id)
+
+Both tasks are acknowledged late, so a task whose worker dies is delivered again; warming
+counts each chunk once however often it is delivered.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from celery.signals import worker_process_shutdown, worker_shutdown
+from django.db import DatabaseError
+
+from . import warming
+from .conf import bitstore_settings
+from .context import requested_by
+from .core import StoreNotAvailable
+from .ledger import buffer as ledger
+
+#: Errors of the chunk rather than of one blob (the database is down, say): the whole chunk
+#: is tried again later.
+CHUNK_RETRY_ERRORS = (DatabaseError, StoreNotAvailable)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def warm_cache(self, hashes: list[str], chunk_size: int | None = None, user_id=None) -> dict:
+    """Create a warm job for the SHA1s and fan out its chunk tasks; return the job's id."""
+    job = warming.start_warm_job(
+        hashes, chunk_size, created_by=user_id, task_id=self.request.id or ""
+    )
+    return {"job_id": job.pk, "total": job.total, "chunks": job.chunks}
+
+
+# max_retries=None: warming bounds the retries itself (its last attempt counts what still
+# fails as failed), and CHUNK_RETRY_ERRORS pass their own bound.
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def warm_chunk(self, job_id: int, index: int, hashes: list[str]) -> None:
+    """Warm one chunk of a job; try its transient failures again later."""
+    attempt = self.request.retries
+    with requested_by(task_id=self.request.id or ""):
+        try:
+            retry = warming.warm_chunk(job_id, index, hashes, attempt)
+        except CHUNK_RETRY_ERRORS as exc:
+            raise self.retry(
+                exc=exc,
+                countdown=warming.retry_delay(attempt),
+                max_retries=bitstore_settings.WARM_MAX_RETRIES,
+            ) from exc
+        finally:
+            ledger.flush()
+    if retry:
+        raise self.retry(args=(job_id, index, retry), countdown=warming.retry_delay(attempt))
+
+
+@worker_process_shutdown.connect(dispatch_uid="bitstore_ledger_flush_process")
+@worker_shutdown.connect(dispatch_uid="bitstore_ledger_flush_worker")
+def flush_ledger(**kwargs) -> None:
+    """Write the ledger's buffer when a worker stops: prefork children skip atexit."""
+    ledger.flush()
