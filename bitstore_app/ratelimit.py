@@ -180,9 +180,7 @@ class RateLimitedStore(Store):
         getattr(self.inner, "put_or_raise", self.inner.put)(uri, data)
 
     def forget(self, uri: str) -> None:
-        forget = getattr(self.inner, "forget", None)
-        if forget is not None:
-            forget(uri)
+        self.inner.forget(uri)
 
 
 def limited(store: Store, rate: float) -> Store:
