@@ -52,3 +52,8 @@ class Bench:
         """With `--profile`, run `work` once more under pyinstrument and keep the report."""
         if self.profiles is not None:
             profiling.pyinstrument(self.profiles / f"{name}.txt", work)
+
+    def spy(self, name: str, pid: int, work: Callable[[], object], **summary) -> None:
+        """With `--profile`, run `work` once more while py-spy samples process `pid`."""
+        if self.profiles is not None:
+            profiling.py_spy(self.profiles, name, pid, work, **summary)

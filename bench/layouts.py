@@ -19,14 +19,17 @@ def seed_composite() -> Any:
     return composite
 
 
-def our_composite(**options: Any) -> Any:
-    """Return the layout built with bitstore's core; `options` go to `Sha1Composite`."""
+def our_composite(s3: str | None = None, gcs: str | None = None, **options: Any) -> Any:
+    """Return the layout built with bitstore's core; `options` go to `Sha1Composite`.
+
+    `s3` and `gcs` are endpoints to use instead of the environment's.
+    """
     from bitstore_app.core import GSRaw, S3Raw, Sha1Composite, Sha1Store
 
     composite = Sha1Composite(**options)
-    composite.append_source(Sha1Store(S3Raw(), FIRST))
-    composite.append_source(Sha1Store(GSRaw(), SECOND))
-    composite.append_source(Sha1Store(S3Raw(), THIRD))
+    composite.append_source(Sha1Store(S3Raw(endpoint_url=s3), FIRST))
+    composite.append_source(Sha1Store(GSRaw(endpoint=gcs), SECOND))
+    composite.append_source(Sha1Store(S3Raw(endpoint_url=s3), THIRD))
     return composite
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -52,11 +53,15 @@ def py_spy_stop(sampler: subprocess.Popen | None) -> None:
         sampler.kill()
 
 
-def summarize_collapsed(path: Path, top: int = 25) -> str:
+def summarize_collapsed(path: Path, top: int = 25, groups: dict[str, str] | None = None) -> str:
     """Return the functions that were on the stack most often in a collapsed-stack file
-    (inclusive), and those most often at its top (self time), with their shares."""
+    (inclusive), and those most often at its top (self time), with their shares.
+
+    `groups` maps a label to a piece of text: the share of samples whose stack contains it.
+    """
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
+    grouped: Counter[str] = Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -68,11 +73,33 @@ def summarize_collapsed(path: Path, top: int = 25) -> str:
         own[frames[-1]] += samples
         for frame in set(frames):
             inclusive[frame] += samples
-    lines = [f"{total} samples", "", "on the stack (inclusive):"]
+        for label, text in (groups or {}).items():
+            grouped[label] += samples if text in stack else 0
+    total = max(total, 1)
+    lines = [f"{total} samples", ""]
+    if groups:
+        lines += ["by activity (share of the samples whose stack holds it):"]
+        lines += [f"  {n / total:6.1%}  {label}" for label, n in grouped.most_common()]
+        lines += [""]
+    lines += ["on the stack (inclusive):"]
     lines += [f"  {n / total:6.1%}  {frame}" for frame, n in inclusive.most_common(top)]
     lines += ["", "at the top of the stack (self):"]
     lines += [f"  {n / total:6.1%}  {frame}" for frame, n in own.most_common(top)]
     return "\n".join(lines) + "\n"
+
+
+def py_spy(folder: Path, name: str, pid: int, work: Callable[[], object], **summary) -> None:
+    """Sample process `pid` with py-spy while `work` runs; write `name.txt` (a summary, see
+    `summarize_collapsed`) and `name.collapsed` into `folder`. Without py-spy, just run it."""
+    raw = folder / f"{name}.collapsed"
+    sampler = py_spy_start(pid, raw)
+    time.sleep(0.5)  # py-spy attaches before the work starts
+    try:
+        work()
+    finally:
+        py_spy_stop(sampler)
+    if raw.exists():
+        (folder / f"{name}.txt").write_text(summarize_collapsed(raw, **summary))
 
 
 def _where(frame: str) -> str:

@@ -79,23 +79,27 @@ def _number(value: float) -> str:
 
 def table_lines(results: list[CaseResult]) -> list[str]:
     """Return the plain-text table printed at the end of a run."""
-    lines = [f"{'case':<5}{'measurement':<52}{'median':>10}{'min':>10}{'max':>10}  unit    ratio"]
+    width = max([len(row.label) for case in results for row in case.rows] + [20]) + 2
+    lines = [
+        f"{'case':<5}{'measurement':<{width}}{'median':>10}{'min':>10}{'max':>10}  unit    ratio"
+    ]
     for case in results:
         lines.append(f"{case.number:<5}{case.title}")
         if not case.available:
-            lines.append(f"{'':<5}  not available yet: {'; '.join(case.notes)}")
+            lines.append(f"{'':<5}not available yet: {'; '.join(case.notes)}")
             continue
         for row in case.rows:
             s = row.stats
             ratio = f"{row.ratio:.3f}x {row.baseline}" if row.ratio is not None else ""
             lines.append(
-                f"{'':<5}  {row.label:<50}{_number(s.median):>10}{_number(s.min):>10}"
+                f"{'':<5}{row.label:<{width}}{_number(s.median):>10}{_number(s.min):>10}"
                 f"{_number(s.max):>10}  {s.unit:<7} {ratio}"
             )
         for target in case.targets:
             value = "" if target.value is None else f" (measured {target.value:.3f})"
             note = f": {target.note}" if target.note else ""
-            lines.append(f"{'':<5}  target {target.text}{value}: {_verdict(target)}{note}")
+            lines.append(f"{'':<5}target {target.text}{value}: {_verdict(target)}{note}")
+        lines += [f"{'':<5}note: {note}" for note in case.notes]
     return lines
 
 
@@ -126,7 +130,8 @@ def markdown(results: list[CaseResult], meta: dict) -> str:
             value = "" if target.value is None else f"{target.value:.3f}"
             note = f" ({target.note})" if target.note else ""
             lines.append(f"| {case.number} | {target.text} | {value} | {_verdict(target)}{note} |")
-    return "\n".join(lines) + "\n"
+    notes = [f"- case {case.number}: {note}" for case in results for note in case.notes]
+    return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
 
 def save(results: list[CaseResult], quick: bool, path: Path = RESULTS) -> dict:

@@ -45,6 +45,12 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -
             time.sleep(0.05)
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) process `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Server:
     """A server process listening on `port`."""
@@ -63,8 +69,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """Return the CPU time (user + system) the process has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -159,4 +164,14 @@ def api_source(count: int, size: int, tag: str):
     command = [sys.executable, "-m", "bench.api_source", "--port", str(port)]
     command += ["--count", str(count), "--size", str(size), "--tag", tag]
     with server("api_source", command, port, env={"PYTHONPATH": str(ROOT)}) as s:
+        yield s
+
+
+@contextmanager
+def latency_proxy(upstream: Server, delay_ms: float):
+    """Run `bench.latency_proxy` in front of `upstream`, adding `delay_ms` per request."""
+    port = free_port()
+    command = [sys.executable, "-m", "bench.latency_proxy", "--port", str(port)]
+    command += ["--upstream", str(upstream.port), "--delay-ms", str(delay_ms)]
+    with server(f"latency proxy to {upstream.name}", command, port, {"PYTHONPATH": str(ROOT)}) as s:
         yield s
