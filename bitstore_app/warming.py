@@ -90,49 +90,56 @@ def start_warm_job(
     With the `task_id` of a job that already exists (its creating task was delivered again),
     enqueue only the chunks that no worker has started.
     """
-    if task_id:
-        existing = WarmJob.objects.filter(task_id=task_id).first()
-        if existing is not None:
-            return _resume(existing, Entries.read(hashes))
-    job, chunks = create_job(
-        hashes, chunk_size, created_by=created_by, task_id=task_id, retry_of=retry_of
-    )
+    entries = Entries.read(hashes)
+    existing = WarmJob.objects.filter(task_id=task_id).first() if task_id else None
+    if existing is None:
+        try:
+            job, chunks = _create(entries, chunk_size, created_by, task_id, retry_of)
+        except IntegrityError:  # the same task, delivered twice, created it meanwhile
+            if not task_id:
+                raise
+            existing = WarmJob.objects.get(task_id=task_id)
+    if existing is not None:
+        return _resume(existing, entries)
     transaction.on_commit(lambda: _enqueue(job.pk, list(enumerate(chunks))))
     return job
 
 
 def create_job(
-    hashes: Iterable[object],
-    chunk_size: int | None = None,
-    *,
+    hashes: Iterable[object], chunk_size: int | None = None
+) -> tuple[WarmJob, list[list[str]]]:
+    """Create a job's record and return it with its chunks, enqueuing nothing (the chunks
+    are then warmed here, with `run_here`)."""
+    return _create(Entries.read(hashes), chunk_size)
+
+
+def _create(
+    entries: Entries,
+    chunk_size: int | None,
     created_by: int | None = None,
     task_id: str = "",
     retry_of: int | None = None,
 ) -> tuple[WarmJob, list[list[str]]]:
-    """Create the job's record and return it with its chunks; nothing is enqueued."""
     current_plan()  # no cache tier: say so now rather than in every task
-    entries = Entries.read(hashes)
     size = int(chunk_size or bitstore_settings.WARM_CHUNK_SIZE)
     if size < 1:
         raise ValueError(f"the chunk size must be at least 1, not {size}")
     chunks = entries.chunks(size)
-    total = len(entries.hashes) + len(entries.malformed)
-    job = WarmJob.objects.create(
-        total=total,
-        malformed=len(entries.malformed),
-        malformed_inputs=entries.malformed[: WarmJob.MALFORMED_KEPT],
-        chunk_size=size,
-        chunks=len(chunks),
-        created_by_id=created_by,
-        task_id=task_id,
-        retry_of_id=retry_of,
-    )
-    if not chunks:
-        now = timezone.now()
-        WarmJob.objects.filter(pk=job.pk).update(
-            status=WarmJob.DONE, started_at=now, finished_at=now
+    done_at = None if chunks else timezone.now()  # nothing to fetch: done as it is created
+    with transaction.atomic():  # a savepoint, so that a duplicate task_id leaves no trace
+        job = WarmJob.objects.create(
+            total=len(entries.hashes) + len(entries.malformed),
+            malformed=len(entries.malformed),
+            malformed_inputs=entries.malformed[: WarmJob.MALFORMED_KEPT],
+            chunk_size=size,
+            chunks=len(chunks),
+            created_by_id=created_by,
+            task_id=task_id,
+            retry_of_id=retry_of,
+            status=WarmJob.QUEUED if chunks else WarmJob.DONE,
+            started_at=done_at,
+            finished_at=done_at,
         )
-        job.refresh_from_db()
     return job, chunks
 
 
