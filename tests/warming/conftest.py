@@ -141,7 +141,7 @@ def broker_url(redis_url, queue):
     url = urlunsplit(parts._replace(path=f"/{REDIS_DB}"))
     yield url
     client = redis.Redis.from_url(url)
-    for key in client.scan_iter(f"{queue}*"):
+    for key in client.scan_iter(f"*{queue}*"):  # the queue, and kombu's bindings of it
         client.delete(key)
     client.close()
 
