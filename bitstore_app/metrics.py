@@ -91,7 +91,36 @@ class _ScrapeTimeCollector:
 
 
 def _warm_job_metrics():
-    return []
+    """Yield the warm jobs by status, and their blobs by outcome and bytes, from the database."""
+    from django.db import DatabaseError
+    from django.db.models import Count, Sum
+
+    from .models import WarmJob
+
+    try:
+        jobs = WarmJob.objects.order_by()
+        by_status = dict(jobs.values_list("status").annotate(count=Count("id")))
+        sums = jobs.aggregate(**{name: Sum(name) for name in (*WarmJob.OUTCOMES, "bytes")})
+    except DatabaseError as exc:
+        logger.warning("metrics: cannot read the warm jobs: %s", exc)
+        return
+    statuses = GaugeMetricFamily("bitstore_warm_jobs", "Warm jobs by status.", labels=["status"])
+    for status, _ in WarmJob.STATUSES:
+        statuses.add_metric([status], by_status.get(status, 0))
+    blobs = CounterMetricFamily(
+        "bitstore_warm_blobs",
+        "Entries of all warm jobs by outcome (already_cached, warmed, not_found, invalid, "
+        "failed, malformed).",
+        labels=["outcome"],
+    )
+    for outcome in WarmJob.OUTCOMES:
+        blobs.add_metric([outcome], sums[outcome] or 0)
+    yield statuses
+    yield blobs
+    written = sums["bytes"] or 0
+    yield CounterMetricFamily(
+        "bitstore_warm_bytes", "Bytes warm jobs wrote into the cache tier.", value=written
+    )
 
 
 REGISTRY.register(_ScrapeTimeCollector())

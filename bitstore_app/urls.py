@@ -11,5 +11,7 @@ app_name = "bitstore"
 
 urlpatterns = [
     path("blobs/<str:sha1>", views.blob, name="blob"),
+    path("warm", views.warm, name="warm"),
+    path("warm/<int:job_id>", views.warm_job, name="warm-job"),
     path("metrics", views.metrics_view, name="metrics"),
 ]
