@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .timing import Stats
+from .timing import Stats, ratio
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
@@ -46,11 +46,11 @@ class CaseResult:
     available: bool = True
 
     def add(self, label: str, stats: Stats, baseline: Row | None = None) -> Row:
-        """Add a row, compared with `baseline` when given (a ratio of medians)."""
+        """Add a row, compared with `baseline` when given (see `timing.ratio`)."""
         row = Row(label, stats)
         if baseline is not None:
             row.baseline = baseline.label
-            row.ratio = stats.median / baseline.stats.median
+            row.ratio = ratio(stats, baseline.stats)
         self.rows.append(row)
         return row
 

@@ -63,4 +63,13 @@ def interleaved(
 
 
 def ratio(numerator: Stats, denominator: Stats) -> float:
+    """Return how many times `denominator` `numerator` is.
+
+    Samples taken in the same rounds (as many of each) are compared round by round and the
+    median of those ratios is returned, which cancels the machine's drift between rounds;
+    otherwise the ratio of the medians.
+    """
+    if len(numerator.samples) == len(denominator.samples) and min(denominator.samples) > 0:
+        pairs = zip(numerator.samples, denominator.samples, strict=True)
+        return statistics.median(n / d for n, d in pairs)
     return numerator.median / denominator.median
