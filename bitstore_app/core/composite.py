@@ -51,7 +51,7 @@ class Composite(Store):
         self.concurrent = concurrent
         self.index = index
         self._flights = SingleFlight()
-        self._probes: probe.ProbePool | None = None
+        self._probes = probe.ProbePool()
 
     def describe(self) -> str:
         return type(self).__name__
@@ -101,8 +101,11 @@ class Composite(Store):
         result = trace.Fetch(uri=key)
         started = time.perf_counter()
         stores, hinted = self._tiers_for(key)
-        found = self._first_hit(stores[:1], key, result) if hinted else None
-        found = found or self._first_hit(stores[1:] if hinted else stores, key, result)
+        found = None
+        if hinted:  # the tier that served it last time, alone; then the configured order
+            found = self._first_hit(stores[:1], key, result)
+            stores = stores[1:]
+        found = found or self._first_hit(stores, key, result)
         if found is not None:
             store, data = found
             result.data, result.served_by = data, str(store)
@@ -130,9 +133,10 @@ class Composite(Store):
     ) -> tuple[Store, Any] | None:
         """Return the first of `stores` in order that has the blob, and the blob."""
         if self.concurrent and len(stores) > 1:
-            if self._probes is None:
-                self._probes = probe.ProbePool(probe.threads_for(self.concurrent))
-            return probe.first_hit(stores, key, result, self._ask, self._probes, self._writes_back)
+            threads = probe.threads_for(self.concurrent)
+            return probe.first_hit(
+                stores, key, result, self._ask, self._probes, threads, self._writes_back
+            )
         for store in stores:
             data = self._ask(store, key, result)
             if data is not None:

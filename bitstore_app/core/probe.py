@@ -24,28 +24,27 @@ Ask = Callable[[Store, str, trace.Fetch], Any]
 
 
 class ProbePool:
-    """The threads one composite asks its later tiers from: made on first use, and again
-    in a forked or unpickled copy."""
+    """The threads one composite asks its later tiers from: made on first use (with the
+    size asked for then), and again in a forked or unpickled copy."""
 
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
+    def __init__(self) -> None:
         self._executor: ThreadPoolExecutor | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
 
-    def submit(self, function: Callable, *args: Any) -> Future:
+    def submit(self, threads: int, function: Callable, *args: Any) -> Future:
         if self._pid != os.getpid():
             with self._lock:
                 if self._pid != os.getpid():
-                    self._executor = ThreadPoolExecutor(self.threads, "bitstore-probe")
+                    self._executor = ThreadPoolExecutor(threads, "bitstore-probe")
                     self._pid = os.getpid()
         return self._executor.submit(function, *args)
 
     def __getstate__(self) -> dict:
-        return {"threads": self.threads}
+        return {}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["threads"])
+        self.__init__()
 
 
 def threads_for(concurrent: bool | int) -> int:
@@ -59,18 +58,20 @@ def first_hit(
     result: trace.Fetch,
     ask: Ask,
     pool: ProbePool,
+    threads: int,
     alone: Callable[[Store], bool],
 ) -> tuple[Store, Any] | None:
     """Return the first of `stores`, in their order, that has `key`, and its answer.
 
     `ask(store, key, fetch)` returns the answer or None and adds the attempt to `fetch`.
-    The first store is asked in the calling thread; the others at once from `pool`, except
-    those for which `alone(store)` is true (expensive sources): they are asked only when
-    their turn comes. `result` receives the attempts of the stores up to the one that has
-    the blob, in order, as the sequential pass records them; later answers are dropped.
+    The first store is asked in the calling thread; the others at once from `pool` (of
+    `threads` threads), except those for which `alone(store)` is true (expensive sources):
+    they are asked only when their turn comes. `result` receives the attempts of the stores
+    up to the one that has the blob, in order, as the sequential pass records them; later
+    answers are dropped.
     """
     futures = {
-        id(store): pool.submit(_ask_apart, ask, store, key)
+        id(store): pool.submit(threads, _ask_apart, ask, store, key)
         for store in stores[1:]
         if not alone(store)
     }
