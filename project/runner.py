@@ -17,19 +17,13 @@ import sys
 import time
 from pathlib import Path
 
+import django
+from django.conf import settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-DEMO_DIR = BASE_DIR / "var" / "demo"
-LOGIN_FILE = BASE_DIR / "var" / "admin-login.txt"
 HOST = os.environ.get("BITSTORE_HOST", "127.0.0.1")
 WEB_PORT = int(os.environ.get("BITSTORE_WEB_PORT", "8000"))
 API_PORT = int(os.environ.get("BITSTORE_DEMO_API_PORT", "8765"))
-
-
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    import django
-
-    django.setup()
 
 
 def migrate() -> None:
@@ -45,7 +39,8 @@ def create_demo_tiers() -> bool:
 
     if Tier.objects.exists():
         return False
-    cache, source = DEMO_DIR / "cache", DEMO_DIR / "source"
+    demo = settings.VAR_DIR / "demo"
+    cache, source = demo / "cache", demo / "source"
     for folder in (cache, source):
         folder.mkdir(parents=True, exist_ok=True)
     for n in range(10):
@@ -70,6 +65,7 @@ def ensure_admin() -> tuple[str, str]:
     """Return the admin login, creating the user on first run."""
     from django.contrib.auth import get_user_model
 
+    login_file = settings.VAR_DIR / "admin-login.txt"
     username = os.environ.get("BITSTORE_ADMIN_USER", "admin")
     password = os.environ.get("BITSTORE_ADMIN_PASSWORD")
     users = get_user_model()
@@ -77,19 +73,19 @@ def ensure_admin() -> tuple[str, str]:
     if user is None:
         password = password or secrets.token_urlsafe(12)
         users.objects.create_superuser(username, f"{username}@localhost", password)
-        LOGIN_FILE.write_text(f"{username}\n{password}\n")
-        LOGIN_FILE.chmod(0o600)
+        login_file.write_text(f"{username}\n{password}\n")
+        login_file.chmod(0o600)
     elif password:
         user.set_password(password)
         user.save()
-    elif LOGIN_FILE.exists():
-        password = LOGIN_FILE.read_text().split("\n")[1]
+    elif login_file.exists():
+        password = login_file.read_text().split("\n")[1]
     return username, password or "(set on first run; see BITSTORE_ADMIN_PASSWORD)"
 
 
 def sample_blob_url() -> tuple[str, str]:
     """Return a demo blob's SHA1 and a signed URL that fetches it without a session."""
-    from bitstore_app.signing import signed_blob_url
+    from bitstore_app.signed_urls import signed_blob_url
     from project.demo_api import BLOBS
 
     sha1 = next(iter(BLOBS))
@@ -97,8 +93,9 @@ def sample_blob_url() -> tuple[str, str]:
 
 
 def start(name: str, command: list[str]) -> subprocess.Popen:
-    print(f"starting {name}: {' '.join(command)}", flush=True)
-    return subprocess.Popen(command, cwd=BASE_DIR, start_new_session=True)
+    child = subprocess.Popen(command, cwd=BASE_DIR, start_new_session=True)
+    print(f"started {name} (pid {child.pid}): {' '.join(command)}", flush=True)
+    return child
 
 
 def wait_for_port(port: int, timeout: float = 30) -> None:
@@ -127,7 +124,8 @@ def stop(children: dict[str, subprocess.Popen]) -> None:
 
 
 def main() -> int:
-    setup_django()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    django.setup()
     migrate()
     created = create_demo_tiers()
     username, password = ensure_admin()
@@ -137,9 +135,7 @@ def main() -> int:
     python = sys.executable
     children = {
         "demo API": start("demo API", [python, "-m", "project.demo_api", "--port", str(API_PORT)]),
-        "web": start(
-            "web", [python, "manage.py", "runserver", f"{HOST}:{WEB_PORT}", "--noreload"]
-        ),
+        "web": start("web", [python, "manage.py", "runserver", f"{HOST}:{WEB_PORT}", "--noreload"]),
         "worker": start(
             "worker",
             [python, "-m", "celery", "-A", "project", "worker", "--pool", "threads", "-c", "4"]
@@ -164,7 +160,7 @@ def main() -> int:
             + f" password {password}"
             + f"\n  a blob:     {blob_url}"
             + f"\n  try:        curl -fsS '{blob_url}'"
-            + f"\n  warm cache: {python} manage.py bitstore_warm - <<< {sha1}"
+            + f"\n  warm cache: echo {sha1} | {python} manage.py bitstore_warm -"
             + "\nPress Ctrl-C to stop.\n",
             flush=True,
         )

@@ -10,8 +10,9 @@ from pathlib import Path
 import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
-VAR_DIR.mkdir(exist_ok=True)
+# Local state of the embedded defaults: SQLite database, filesystem broker, demo tiers.
+VAR_DIR = Path(os.environ.get("BITSTORE_VAR_DIR") or BASE_DIR / "var").absolute()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def env_bool(name, default=False):
