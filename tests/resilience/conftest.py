@@ -58,6 +58,22 @@ def hanging_server():
 
 @pytest.fixture
 def aws_env(monkeypatch):
-    """Credentials and region for boto3, without starting the session's moto server."""
+    """Credentials and region for boto3, without starting the session's moto server. (A test
+    that also uses `s3_server` must not use this: the session fixture would start inside this
+    test's environment, and lose its settings when this test's are undone.)"""
     for name, value in AWS_ENV.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def service(settings):
+    """A service that builds its composite from the Tier rows of this test, with the ledger
+    written only on `flush()`."""
+    from bitstore_app import ledger, services
+
+    settings.BITSTORE = {"LEDGER_BACKGROUND_FLUSH": False}
+    services.configuration.invalidate()
+    ledger.buffer.clear()
+    yield services
+    ledger.buffer.clear()
+    services.configuration.invalidate()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import struct
 import threading
 import time
 from collections import Counter
@@ -200,12 +201,16 @@ class HangingServer:
 
 class SlowProxy:
     """Forward TCP connections to 127.0.0.1:`upstream_port`, passing client bytes at about
-    `rate` bytes a second. `received` counts the client bytes forwarded so far."""
+    `rate` bytes a second. `received` counts the client bytes forwarded so far; `cut()` drops
+    every connection at once, with a reset, forwarding nothing more (the kernel would still
+    deliver what a killed client had already written into its socket)."""
 
     def __init__(self, upstream_port: int, rate: int) -> None:
         self.upstream_port = upstream_port
         self.rate = rate
         self.received = 0
+        self._cut = threading.Event()
+        self._connections: list[socket.socket] = []
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
         self._socket.listen(16)
@@ -222,13 +227,14 @@ class SlowProxy:
             except OSError:
                 return
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            self._connections += [client, upstream]
             threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
             threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
 
     def _pipe(self, source: socket.socket, target: socket.socket, throttle: bool) -> None:
         chunk = max(self.rate // 20, 1) if throttle else 65536
         try:
-            while data := source.recv(chunk):
+            while (data := source.recv(chunk)) and not self._cut.is_set():
                 target.sendall(data)
                 if throttle:
                     self.received += len(data)
@@ -237,11 +243,29 @@ class SlowProxy:
             pass
         finally:
             for sock in (source, target):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                if self._cut.is_set():
+                    _abort(sock)
+                else:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
                 sock.close()
+
+    def cut(self) -> None:
+        self._cut.set()
+        for sock in self._connections:
+            _abort(sock)
 
     def stop(self) -> None:
         self._socket.close()
+
+
+def _abort(sock: socket.socket) -> None:
+    """Make the socket's close a reset (no orderly end of a body), and wake a thread blocked
+    reading it, without sending anything."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass
