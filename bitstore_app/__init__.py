@@ -41,7 +41,7 @@ def open(sha1: str, start: int = 0, end: int | None = None) -> Any:  # noqa: A00
     """Return a file object that streams the blob without holding it in memory."""
     from . import services
 
-    return services.open(sha1, start, end)
+    return services.open_recorded(sha1, start, end)
 
 
 __all__ = ["exists", "get", "get_many", "open", "put"]

@@ -2,7 +2,8 @@
 of Django's `SessionTestsMixin`).
 
 A subclass provides the fixtures `store` (a working store), `uri` (a function that turns a
-name into a fresh valid URI of that store) and, where the tier can be down, `outage`.
+name into a fresh valid URI of that store) and, where the tier can be down,
+`outage` (with the `OutageContract` mixin).
 """
 
 import hashlib
@@ -86,10 +87,6 @@ class RawStoreContract:
     def uri(self):
         raise NotImplementedError
 
-    @pytest.fixture
-    def outage(self):
-        pytest.skip("this tier has no outage to simulate")
-
     # get, put, exists
 
     def test_put_then_get(self, store, uri):
@@ -155,41 +152,6 @@ class RawStoreContract:
         with pytest.raises(NotFoundInStore):
             store.open(uri("missing"))
 
-    # outages
-
-    def test_unavailable_endpoint_is_not_available(self, outage):
-        for call in (
-            lambda: outage.store.get(outage.uri),
-            lambda: outage.store.put(outage.uri, b"x"),
-            lambda: outage.store.exists(outage.uri),
-            lambda: outage.store.open(outage.uri),
-        ):
-            started = time.monotonic()
-            with pytest.raises(StoreNotAvailable):
-                call()
-            assert time.monotonic() - started < UNAVAILABLE_WITHIN
-
-    def test_recovers_when_the_endpoint_returns(self, outage):
-        # The seed library's defect: once "not available", a store stayed so forever.
-        data = blob("recover")
-        outage.start()
-        outage.store.put(outage.uri, data)
-        assert outage.store.get(outage.uri) == data
-        outage.stop()
-        with pytest.raises(StoreNotAvailable):
-            outage.store.get(outage.uri)
-        outage.start()
-        outage.store.put(outage.uri, data)
-        assert outage.store.get(outage.uri) == data
-
-    def test_recovers_when_its_first_call_failed(self, outage):
-        data = blob("first-call")
-        with pytest.raises(StoreNotAvailable):
-            outage.store.get(outage.uri)
-        outage.start()
-        outage.store.put(outage.uri, data)
-        assert outage.store.get(outage.uri) == data
-
     # processes and threads
 
     def test_pickled_store_works_in_the_same_process(self, store, uri):
@@ -233,3 +195,40 @@ class RawStoreContract:
         assert results == [blobs[key] for key in keys]
         full = [r for r in caplog.records if "Connection pool is full" in r.getMessage()]
         assert full == []
+
+
+class OutageContract:
+    """The cases for a tier that can be down: a subclass provides the fixture `outage`."""
+
+    def test_unavailable_endpoint_is_not_available(self, outage):
+        for call in (
+            lambda: outage.store.get(outage.uri),
+            lambda: outage.store.put(outage.uri, b"x"),
+            lambda: outage.store.exists(outage.uri),
+            lambda: outage.store.open(outage.uri),
+        ):
+            started = time.monotonic()
+            with pytest.raises(StoreNotAvailable):
+                call()
+            assert time.monotonic() - started < UNAVAILABLE_WITHIN
+
+    def test_recovers_when_the_endpoint_returns(self, outage):
+        # The seed library's defect: once "not available", a store stayed so forever.
+        data = blob("recover")
+        outage.start()
+        outage.store.put(outage.uri, data)
+        assert outage.store.get(outage.uri) == data
+        outage.stop()
+        with pytest.raises(StoreNotAvailable):
+            outage.store.get(outage.uri)
+        outage.start()
+        outage.store.put(outage.uri, data)
+        assert outage.store.get(outage.uri) == data
+
+    def test_recovers_when_its_first_call_failed(self, outage):
+        data = blob("first-call")
+        with pytest.raises(StoreNotAvailable):
+            outage.store.get(outage.uri)
+        outage.start()
+        outage.store.put(outage.uri, data)
+        assert outage.store.get(outage.uri) == data

@@ -12,7 +12,7 @@ from bitstore_app.core import StoreNotAvailable
 from bitstore_app.core.tiers import tier_class
 from bitstore_app.tiers.django_storage import DjangoStorageRaw
 from tests.core.conftest import unique
-from tests.core.contract import Outage, RawStoreContract
+from tests.core.contract import Outage, OutageContract, RawStoreContract
 from tests.core.test_filesystem import ESCAPES
 
 
@@ -57,7 +57,7 @@ class TestOverFileSystemStorage(DjangoStorageContract):
         return DjangoStorageRaw(FileSystemStorage(location=tmp_path))
 
 
-class TestOverS3Storage(DjangoStorageContract):
+class TestOverS3Storage(DjangoStorageContract, OutageContract):
     @pytest.fixture
     def store(self, s3_server, s3_bucket):
         return DjangoStorageRaw(s3_storage(s3_server.endpoint, s3_bucket))

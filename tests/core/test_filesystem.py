@@ -13,7 +13,7 @@ import pytest
 
 from bitstore_app.core import FileSystemRaw, InvalidURI
 from bitstore_app.core.tiers.filesystem import INCOMING
-from tests.core.contract import Outage, RawStoreContract
+from tests.core.contract import Outage, OutageContract, RawStoreContract
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ ESCAPES = [
 ]
 
 
-class TestFileSystemRaw(RawStoreContract):
+class TestFileSystemRaw(RawStoreContract, OutageContract):
     invalid_uris = tuple(ESCAPES) + (None,)
 
     @pytest.fixture

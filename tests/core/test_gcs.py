@@ -6,10 +6,10 @@ import pytest
 
 from bitstore_app.core import GSRaw, StoreNotAvailable
 from tests.core.conftest import unique
-from tests.core.contract import Outage, RawStoreContract
+from tests.core.contract import Outage, OutageContract, RawStoreContract
 
 
-class TestGSRaw(RawStoreContract):
+class TestGSRaw(RawStoreContract, OutageContract):
     invalid_uris = ("", None, "s3://bucket/key", "gs://bucket", "gs://bucket/", "gs:///key", "k")
 
     @pytest.fixture

@@ -11,14 +11,14 @@ import requests
 
 from bitstore_app.core import S3Raw, StoreNotAvailable
 from tests.core.conftest import unique
-from tests.core.contract import Outage, RawStoreContract
+from tests.core.contract import Outage, OutageContract, RawStoreContract
 from tests.helpers import free_port, wait_for_port
 
 #: Short timeouts, so that a closed port answers within seconds.
 FAST = {"connect_timeout": 1, "read_timeout": 5}
 
 
-class TestS3Raw(RawStoreContract):
+class TestS3Raw(RawStoreContract, OutageContract):
     invalid_uris = ("", None, "gs://bucket/key", "s3://bucket", "s3://bucket/", "s3:///key", "k")
 
     @pytest.fixture

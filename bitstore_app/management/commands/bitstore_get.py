@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, sha1, output=None, **options):
         try:
-            with services.open(sha1) as blob:
+            with services.open_recorded(sha1) as blob:
                 if output:
                     with open(output, "wb") as file:
                         shutil.copyfileobj(blob, file)
