@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import ratelimit, services
+from . import leases, ratelimit, services
 from .conf import bitstore_settings
 from .context import current_requester, requested_by
 from .core import Sha1Composite, Sha1Store, StoreNotAvailable, is_sha1, map_in_order, parse_sha1
@@ -230,7 +230,13 @@ class Outcome:
 
 
 def warm_one(plan: Plan, sha1: str) -> Outcome:
-    """Make sure the cache tier holds the blob; say what it took."""
+    """Make sure the cache tier holds the blob; say what it took. One worker at a time does
+    this for a SHA1: the others wait for its lease (leases.py), then find the blob cached."""
+    with leases.lease(sha1, wait=bitstore_settings.LEASE_TTL) as mine:
+        return _warm_one(plan, sha1) if mine else Outcome(TRANSIENT)
+
+
+def _warm_one(plan: Plan, sha1: str) -> Outcome:
     try:
         if plan.cache.exists(sha1):
             return Outcome(ALREADY_CACHED)
