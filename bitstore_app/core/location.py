@@ -60,10 +60,10 @@ class LocationIndex:
         with self._guard:
             self._tiers.clear()
 
+    # A copy in another process starts empty: the index is this process's memory, and a
+    # composite pickled for each task of a process pool must not carry it along.
     def __getstate__(self) -> dict:
-        with self._guard:
-            return {"size": self.size, "tiers": list(self._tiers.items())}
+        return {"size": self.size}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["size"])
-        self.load(state["tiers"])
