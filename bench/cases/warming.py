@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ..data import KIB, blobs, count_s3_prefix, delete_s3_prefix, sha1
 from ..django_env import BROKER, database_url, make_tiers, setup
@@ -133,35 +135,27 @@ def _profile(bench, process: subprocess.Popen, hashes: list[str], count: int) ->
     )
 
 
-class worker:  # noqa: N801 (a context manager used like a function)
-    """One Celery worker subprocess on the benchmark's database and broker."""
-
-    def __init__(self, bench) -> None:
-        self.bench = bench
-        self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> subprocess.Popen:
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url(self.bench.folder),
-            "CELERY_BROKER_URL": BROKER,
-            "DJANGO_SETTINGS_MODULE": "project.settings",
-            "PYTHONPATH": str(ROOT),
-        }
-        command = [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "threads"]
-        command += ["-c", str(WORKER_THREADS), "-l", "warning", "-n", "bench@%h"]
-        command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-        self.log = open(self.bench.folder / "worker.log", "w")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self.log, stderr=self.log
-        )
-        return self.process
-
-    def __exit__(self, *exc_info) -> None:
-        self.process.terminate()
+@contextmanager
+def worker(bench) -> Iterator[subprocess.Popen]:
+    """Run one Celery worker subprocess on the benchmark's database and broker."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(bench.folder),
+        "CELERY_BROKER_URL": BROKER,
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "threads"]
+    command += ["-c", str(WORKER_THREADS), "-l", "warning", "-n", "bench@%h"]
+    command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    with open(bench.folder / "worker.log", "w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
         try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
