@@ -125,3 +125,34 @@ def redis_url():
 
     require_service(f"Redis at {url}", ping)
     return url
+
+
+#: What each test's service starts from: no background ledger thread writing outside the
+#: test's transaction (tests flush). A folder's conftest may override `base_bitstore_config`.
+@pytest.fixture
+def base_bitstore_config():
+    return {"LEDGER_BACKGROUND_FLUSH": False}
+
+
+@pytest.fixture(autouse=True)
+def fresh_service(settings, base_bitstore_config):
+    """Give each test a service that knows no composite and holds no ledger records."""
+    from bitstore_app import ledger, services
+
+    settings.BITSTORE = dict(base_bitstore_config)
+    services.configuration.invalidate()
+    ledger.buffer.clear()
+    yield
+    ledger.buffer.stop()
+    ledger.buffer.clear()
+    services.configuration.invalidate()
+
+
+@pytest.fixture
+def bitstore_config(settings, base_bitstore_config):
+    """Return a function that sets `BITSTORE` keys on top of the test defaults."""
+
+    def configure(**values):
+        settings.BITSTORE = base_bitstore_config | values
+
+    return configure

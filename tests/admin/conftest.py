@@ -4,7 +4,6 @@ import hashlib
 
 import pytest
 
-from bitstore_app import ledger, services
 from bitstore_app.models import Tier
 from tests.helpers import free_port
 
@@ -13,25 +12,17 @@ SECRET = "SECRET-XYZ"
 CREDENTIALS = {
     "prod-s3": {"aws_access_key_id": "AKIA-" + SECRET, "aws_secret_access_key": SECRET},
 }
-BASE_CONFIG = {
-    "LEDGER_BACKGROUND_FLUSH": False,
-    "CREDENTIALS": CREDENTIALS,
-    "PROBE_TIMEOUT": 1.0,
-}
+
+
+@pytest.fixture
+def base_bitstore_config():
+    return {"LEDGER_BACKGROUND_FLUSH": False, "CREDENTIALS": CREDENTIALS, "PROBE_TIMEOUT": 1.0}
 
 
 @pytest.fixture(autouse=True)
-def fresh_service(settings):
-    """Give each test a service that knows no composite and holds no ledger records."""
-    settings.BITSTORE = dict(BASE_CONFIG)
-    # The admin_client fixture's superuser: a fast hasher keeps each test's setup short.
+def fast_passwords(settings):
+    """The admin_client fixture's superuser: a fast hasher keeps each test's setup short."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    services.configuration.invalidate()
-    ledger.buffer.clear()
-    yield
-    ledger.buffer.stop()
-    ledger.buffer.clear()
-    services.configuration.invalidate()
 
 
 @pytest.fixture

@@ -11,36 +11,9 @@ from urllib.parse import quote
 
 import pytest
 
-from bitstore_app import ledger, services
 from tests.app.blob_api import BlobAPI
 
 REPO = Path(__file__).resolve().parents[2]
-
-#: What every test starts from: no background ledger thread writing outside the test's
-#: transaction. Tests that need one turn it on with `bitstore_config`.
-BASE_CONFIG = {"LEDGER_BACKGROUND_FLUSH": False}
-
-
-@pytest.fixture(autouse=True)
-def fresh_service(settings):
-    """Give each test a service that knows no composite and holds no ledger records."""
-    settings.BITSTORE = dict(BASE_CONFIG)
-    services.configuration.invalidate()
-    ledger.buffer.clear()
-    yield
-    ledger.buffer.stop()
-    ledger.buffer.clear()
-    services.configuration.invalidate()
-
-
-@pytest.fixture
-def bitstore_config(settings):
-    """Return a function that sets `BITSTORE` keys on top of the test defaults."""
-
-    def configure(**values):
-        settings.BITSTORE = BASE_CONFIG | values
-
-    return configure
 
 
 def make_blob(label="blob"):

@@ -8,33 +8,16 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
-from bitstore_app import ledger, services
+from bitstore_app import ledger
 from bitstore_app.models import Tier
-
-#: No background ledger thread writing outside the test's transaction: tests flush.
-BASE_CONFIG = {"LEDGER_BACKGROUND_FLUSH": False}
 
 
 @pytest.fixture(autouse=True)
-def fresh_service(settings):
-    """Give each test a service that knows no composite and holds no ledger records."""
-    settings.BITSTORE = dict(BASE_CONFIG)
-    services.configuration.invalidate()
-    gc.collect()  # a response an earlier test did not read records its stream when collected
+def collect_unread_responses(fresh_service):
+    """A response an earlier test did not read records its stream when collected: collect
+    it, and drop what it recorded, before this test starts."""
+    gc.collect()
     ledger.buffer.clear()
-    yield
-    ledger.buffer.clear()
-    services.configuration.invalidate()
-
-
-@pytest.fixture
-def bitstore_config(settings):
-    """Return a function that sets `BITSTORE` keys on top of the test defaults."""
-
-    def configure(**values):
-        settings.BITSTORE = BASE_CONFIG | values
-
-    return configure
 
 
 def blob_of(data):

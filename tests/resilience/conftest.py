@@ -66,14 +66,9 @@ def aws_env(monkeypatch):
 
 
 @pytest.fixture
-def service(settings):
-    """A service that builds its composite from the Tier rows of this test, with the ledger
-    written only on `flush()`."""
-    from bitstore_app import ledger, services
+def service():
+    """The service, building its composite from this test's Tier rows (the shared
+    `fresh_service` fixture gives each test a fresh one, its ledger written on `flush()`)."""
+    from bitstore_app import services
 
-    settings.BITSTORE = {"LEDGER_BACKGROUND_FLUSH": False}
-    services.configuration.invalidate()
-    ledger.buffer.clear()
-    yield services
-    ledger.buffer.clear()
-    services.configuration.invalidate()
+    return services

@@ -17,7 +17,6 @@ from tests.resilience.processes import RedisProcess
 from tests.warming.conftest import (  # noqa: F401 - fixtures
     api,
     cache_bucket,
-    fresh_service,
     make_blobs,
     queue,
     send_warm,

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from bitstore_app import ledger, services, warming
 from bitstore_app.models import Tier, WarmJob
 from tests.app.conftest import live_db_url  # noqa: F401 - the test database, for subprocesses
 from tests.warming.source_api import SourceAPI
@@ -25,8 +24,6 @@ from tests.warming.source_api import SourceAPI
 REPO = Path(__file__).resolve().parents[2]
 #: The Redis database of the warming tests' broker and rate limits.
 REDIS_DB = 11
-#: What the test process itself runs with: no ledger thread writing behind the test's back.
-BASE_CONFIG = {"LEDGER_BACKGROUND_FLUSH": False}
 #: Workers retry quickly, so that a test sees the retries and the final failures.
 WORKER_CONFIG = {"WARM_MAX_RETRIES": 3, "WARM_RETRY_BACKOFF": 0.05, "WARM_RETRY_BACKOFF_MAX": 0.2}
 
@@ -35,30 +32,6 @@ WORKER_CONFIG = {"WARM_MAX_RETRIES": 3, "WARM_RETRY_BACKOFF": 0.05, "WARM_RETRY_
 def quiet_moto():
     """Keep moto's server from logging every request of the workers (hundreds per test)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-
-
-@pytest.fixture(autouse=True)
-def fresh_service(settings):
-    """Give each test a service and a warming plan that know no composite, and an empty
-    ledger buffer."""
-    settings.BITSTORE = dict(BASE_CONFIG)
-    services.configuration.invalidate()
-    warming._plan = None
-    ledger.buffer.clear()
-    yield
-    ledger.buffer.clear()
-    services.configuration.invalidate()
-    warming._plan = None
-
-
-@pytest.fixture
-def bitstore_config(settings):
-    """Return a function that sets `BITSTORE` keys on top of the test defaults."""
-
-    def configure(**values):
-        settings.BITSTORE = BASE_CONFIG | values
-
-    return configure
 
 
 @pytest.fixture
