@@ -111,8 +111,9 @@ def test_a_killed_worker_leaves_nothing_missing_duplicated_or_corrupted(
     assert job.total == job.warmed + job.already_cached == 400
     assert job.failed == job.not_found == job.invalid == 0
     assert tiers() == blobs  # every blob, each with its own bytes, nothing else
-    # Each chunk was counted once, although some were delivered twice.
-    assert sorted(WarmChunk.objects.values_list("index", "attempt")) == [(i, 0) for i in range(20)]
+    # Each chunk was counted once, although some were delivered twice. (A chunk may carry a
+    # retry's attempt number: on a loaded machine a request can time out and be retried.)
+    assert sorted(WarmChunk.objects.values_list("index", flat=True)) == list(range(20))
     counts = api.counts()
     assert set(counts) == set(blobs)
     # Only blobs in flight when the worker died (at most 2 chunks of 20) were fetched again.
