@@ -26,9 +26,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from .conf import bitstore_settings
+from .redis_scripts import RedisScript
 
 logger = logging.getLogger(__name__)
 
@@ -46,26 +46,13 @@ class RedisLeases:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._client: Any = None
-        self._release: Any = None
-        self._pid: int | None = None
-
-    def _redis(self) -> Any:
-        if self._pid != os.getpid():  # a client per process: connections do not survive fork
-            import redis
-
-            self._client = redis.Redis.from_url(
-                self.url, socket_connect_timeout=2, socket_timeout=2
-            )
-            self._release = self._client.register_script(RELEASE)
-            self._pid = os.getpid()
-        return self._client
+        self._release = RedisScript(url, RELEASE, timeout=2)
 
     def try_acquire(self, sha1: str, owner: str, ttl: float) -> bool:
-        return bool(self._redis().set(KEY_PREFIX + sha1, owner, nx=True, px=int(ttl * 1000)))
+        client = self._release.client()
+        return bool(client.set(KEY_PREFIX + sha1, owner, nx=True, px=int(ttl * 1000)))
 
     def release(self, sha1: str, owner: str) -> None:
-        self._redis()
         self._release(keys=[KEY_PREFIX + sha1], args=[owner])
 
 

@@ -13,14 +13,14 @@ limit then holds per process only.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from .conf import bitstore_settings
 from .core import StoreNotAvailable
 from .core.store import Store
+from .redis_scripts import RedisScript
 
 logger = logging.getLogger(__name__)
 
@@ -58,32 +58,17 @@ class RedisBuckets:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._client: Any = None
-        self._script: Any = None
-        self._pid: int | None = None
+        self._take = RedisScript(url, TAKE_TOKEN, timeout=5)
 
     def take(self, name: str, rate: float, size: float, max_wait: float) -> float | None:
         """Take a token; return the seconds to wait before using it, or None if refused."""
         import redis
 
         try:
-            granted, wait = self._take_script()(
-                keys=[KEY_PREFIX + name], args=[rate, size, max_wait]
-            )
+            granted, wait = self._take(keys=[KEY_PREFIX + name], args=[rate, size, max_wait])
         except redis.RedisError as exc:
             raise StoreNotAvailable(name, f"rate limiter: {exc}") from exc
         return float(wait) if int(granted) else None
-
-    def _take_script(self) -> Any:
-        if self._pid != os.getpid():  # a client per process: connections do not survive fork
-            import redis
-
-            self._client = redis.Redis.from_url(
-                self.url, socket_connect_timeout=5, socket_timeout=5
-            )
-            self._script = self._client.register_script(TAKE_TOKEN)
-            self._pid = os.getpid()
-        return self._script
 
 
 class LocalBuckets:
