@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
-from . import charts, stats
+from . import charts, services, stats
 from .composer import TierSpec
 from .forms import TierForm, describe_probe, probe_quickly
 from .models import FetchRecord, Tier
@@ -42,6 +42,7 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
         "verify",
         "write_back",
         "credentials_reference",
+        "circuit",
     ]
     list_display_links = ["name"]
     list_editable = ["enabled", "verify", "write_back"]
@@ -68,6 +69,11 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
     def credentials_reference(self, tier: Tier) -> str:
         """Show the reference's name only; the secret it names is never read here."""
         return tier.credentials or "(default chain)"
+
+    @admin.display(description="circuit (this process)")
+    def circuit(self, tier: Tier) -> str:
+        """The tier's circuit breaker as this web process knows it: open means skipped."""
+        return services.breaker_states().get(tier.name, "not used yet")
 
     @admin.action(description="Enable selected tiers", permissions=["change"])
     def enable_tiers(self, request, queryset) -> None:

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 
-from .core import trace
+from .core import guard, trace
 from .ledger import buffer as ledger
 
 logger = logging.getLogger(__name__)
@@ -84,10 +84,24 @@ class _ScrapeTimeCollector:
             "Fetch records dropped because the buffer was full (the database was down).",
             value=ledger.dropped,
         )
+        yield _circuit_metrics()
         yield from _warm_job_metrics()
 
     def describe(self):
         return []  # collected on scrape only: registering must not touch the database
+
+
+def _circuit_metrics() -> GaugeMetricFamily:
+    """1 for each tier's current circuit breaker state in this process, 0 for the others."""
+    family = GaugeMetricFamily(
+        "bitstore_tier_circuit_state",
+        "A tier's circuit breaker in this process: 1 for its state (closed, open, half-open).",
+        labels=["tier", "state"],
+    )
+    for tier, current in guard.states().items():
+        for state in guard.STATES:
+            family.add_metric([tier, state], 1 if state == current else 0)
+    return family
 
 
 def _warm_job_metrics():

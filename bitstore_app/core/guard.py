@@ -43,6 +43,7 @@ T = TypeVar("T")
 CLOSED = "closed"
 OPEN = "open"
 HALF_OPEN = "half-open"
+STATES = (CLOSED, OPEN, HALF_OPEN)
 
 _registry: weakref.WeakValueDictionary[str, CircuitBreaker] = weakref.WeakValueDictionary()
 _registry_lock = threading.Lock()
