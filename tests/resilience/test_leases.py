@@ -103,7 +103,10 @@ def test_without_a_redis_to_share_leases_are_per_process(settings, monkeypatch):
     from celery import current_app
 
     settings.BITSTORE = {"LEASE_REDIS_URL": None, "RATE_LIMIT_REDIS_URL": None}
-    monkeypatch.setitem(current_app.conf, "broker_url", "filesystem://")  # the embedded one
+    # The embedded broker. (Celery's `broker_url` prefers the CELERY_BROKER_URL variable,
+    # which CI sets to Redis.)
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    monkeypatch.setitem(current_app.conf, "broker_url", "filesystem://")
     sha1, _ = make_blob()
     assert isinstance(leases.leases(), leases.LocalLeases)
     with leases.lease(sha1) as first, leases.lease(sha1) as second:
