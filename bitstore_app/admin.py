@@ -70,7 +70,7 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
         """Show the reference's name only; the secret it names is never read here."""
         return tier.credentials or "(default chain)"
 
-    @admin.display(description="circuit (this process)")
+    @admin.display(description="circuit")
     def circuit(self, tier: Tier) -> str:
         """The tier's circuit breaker as this web process knows it: open means skipped."""
         return services.breaker_states().get(tier.name, "not used yet")
