@@ -126,6 +126,9 @@ def _positional(spec: TierSpec, kwargs: dict) -> list:
     if spec.kind == "filesystem":
         if not spec.location.startswith("/"):
             raise TierConfigError("the location must be an absolute folder path", "location")
+        # A cache makes its folder on first write; a source whose folder is missing is
+        # misconfigured (a typo, an unmounted disk) and says so instead of looking empty.
+        kwargs.setdefault("create", spec.role == "cache")
         return [spec.location]
     if spec.kind == "django_storage":
         _require_storage_alias(spec.location)
