@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def tiers(blob_server, tmp_path):
     """A filesystem cache, a verifying HTTP API that lies, and a backup folder source."""
+    (tmp_path / "backup").mkdir()  # a source's folder must exist; the cache makes its own
     Tier.objects.create(
         name="cache", kind="filesystem", location=str(tmp_path / "cache"), role=Tier.CACHE
     )
