@@ -6,35 +6,25 @@ request answer that status instead. Every request is counted, with its headers.
 
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.loopback import LoopbackHTTPServer
 
 CHUNK = 64 * 1024
 
 
-class BlobAPI:
+class BlobAPI(LoopbackHTTPServer):
     def __init__(self):
         self.blobs: dict[str, bytes] = {}
         self.fail_with: int | None = None
         self.requests: Counter = Counter()
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        super().__init__(_handler_for(self))
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/blobs"
-
-    def start(self):
-        self._thread.start()
-
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
+        return f"{self.endpoint}/blobs"
 
     def count(self, method: str, sha1: str) -> int:
         """Return how many `method` requests asked for `sha1`."""

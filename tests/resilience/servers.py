@@ -16,34 +16,20 @@ import struct
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.loopback import LoopbackHTTPServer
 
 #: The error code an S3 server sends with each status (GCS reads the status alone).
 S3_ERROR_CODES = {403: "AccessDenied", 404: "NoSuchKey", 500: "InternalError", 503: "SlowDown"}
 
 
-class _Server:
-    """A ThreadingHTTPServer on 127.0.0.1 with a given handler, run in a daemon thread."""
+class _Server(LoopbackHTTPServer):
+    """A loopback server that starts serving as soon as it is made."""
 
     def __init__(self, handler: type) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(handler)
+        self.start()
 
 
 class _QuietHandler(BaseHTTPRequestHandler):

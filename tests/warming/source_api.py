@@ -12,8 +12,19 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.loopback import LoopbackHTTPServer
 
-class SourceAPI:
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A client killed in the middle of a request (the tests kill workers) is expected.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class SourceAPI(LoopbackHTTPServer):
+    server_class = _QuietServer
+
     def __init__(self, delay=0.0):
         self.blobs: dict[str, bytes] = {}
         self.corrupt: set[str] = set()
@@ -21,21 +32,11 @@ class SourceAPI:
         self.delay = delay
         self.gets: list[tuple[float, str]] = []
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(_handler_for(self))
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/blobs"
-
-    def start(self):
-        self._thread.start()
-
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
+        return f"{self.endpoint}/blobs"
 
     def forget(self):
         """Forget the requests counted so far."""
@@ -65,13 +66,6 @@ class SourceAPI:
         if sha1 in self.corrupt:
             return 200, b"not the blob you asked for: " + data
         return 200, data
-
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request, client_address):
-        # A client killed in the middle of a request (the tests kill workers) is expected.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 def _handler_for(api: SourceAPI):
