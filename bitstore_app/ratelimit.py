@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import BinaryIO
+from collections.abc import Callable
 
 from .conf import bitstore_settings
 from .core import StoreNotAvailable
 from .core.store import Store
+from .core.wrapper import StoreWrapper, T
 from .redis_scripts import RedisScript
 
 logger = logging.getLogger(__name__)
@@ -130,42 +131,16 @@ def acquire(name: str, rate: float) -> None:
         time.sleep(wait)
 
 
-class RateLimitedStore(Store):
+class RateLimitedStore(StoreWrapper):
     """A tier whose every call waits for a turn under the tier's rate limit."""
 
     def __init__(self, store: Store, rate: float) -> None:
-        self.inner = store
+        super().__init__(store)
         self.rate = rate
-        self.name = str(store)
 
-    def describe(self) -> str:
-        return self.inner.describe()
-
-    def is_valid(self, uri: str) -> bool:
-        return self.inner.is_valid(uri)
-
-    def get(self, uri: str) -> bytes:
-        acquire(self.name, self.rate)
-        return self.inner.get(uri)
-
-    def exists(self, uri: str) -> bool:
-        acquire(self.name, self.rate)
-        return self.inner.exists(uri)
-
-    def open(self, uri: str, start: int = 0, end: int | None = None) -> BinaryIO:
-        acquire(self.name, self.rate)
-        return self.inner.open(uri, start, end)
-
-    def put(self, uri: str, data: bytes) -> None:
-        acquire(self.name, self.rate)
-        self.inner.put(uri, data)
-
-    def put_or_raise(self, uri: str, data: bytes) -> None:
-        acquire(self.name, self.rate)
-        getattr(self.inner, "put_or_raise", self.inner.put)(uri, data)
-
-    def forget(self, uri: str) -> None:
-        self.inner.forget(uri)
+    def around(self, call: Callable[[], T]) -> T:
+        acquire(str(self), self.rate)
+        return call()
 
 
 def limited(store: Store, rate: float) -> Store:

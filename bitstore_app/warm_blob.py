@@ -105,7 +105,7 @@ def _warm_one(plan: Plan, sha1: str) -> Outcome:
 
 def _write(plan: Plan, sha1: str, data: bytes) -> Outcome:
     try:
-        getattr(plan.cache, "put_or_raise", plan.cache.put)(sha1, data)
+        plan.cache.put_or_raise(sha1, data)
     except (StoreNotAvailable, OSError) as exc:
         logger.info("warming %s: cannot write into the cache: %s", sha1, exc)
         return Outcome(TRANSIENT)

@@ -183,8 +183,7 @@ class Composite(Store):
     def write_back(self, key: str, data: bytes) -> bool:
         """Write a served blob into the cache; a failure is logged, never raised."""
         try:
-            writer = getattr(self.cache, "put_or_raise", self.cache.put)
-            writer(key, data)
+            self.cache.put_or_raise(key, data)
         except Exception as exc:
             logger.warning("%s: could not cache %s: %s", self.cache, key, exc)
             return False
@@ -269,9 +268,8 @@ class Composite(Store):
         for target in targets:
             if not target.is_valid(key):
                 continue
-            writer = getattr(target, "put_or_raise", target.put)
             try:
-                writer(key, data)
+                target.put_or_raise(key, data)
             except NotImplementedError:
                 continue
             self.forget(key)

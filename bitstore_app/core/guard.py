@@ -24,6 +24,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from .exceptions import NotFoundInStore, StoreNotAvailable
 from .store import Store
+from .wrapper import StoreWrapper
 
 __all__ = [
     "CLOSED",
@@ -209,7 +210,7 @@ class NegativeCache:
         return NegativeCache, (self.ttl, self.size)
 
 
-class GuardedStore(Store):
+class GuardedStore(StoreWrapper):
     """A tier behind a circuit breaker and a negative cache; it answers to the tier's name.
 
     Attributes it does not define (`verify`, `base_store`, ...) are read from the tier.
@@ -223,40 +224,25 @@ class GuardedStore(Store):
         negative_ttl: float = 0.0,
         negative_size: int = 10_000,
     ) -> None:
-        self.inner = store
+        super().__init__(store)
         self.breaker = breaker if breaker is not None else CircuitBreaker(0, name=str(store))
         self.misses = NegativeCache(negative_ttl, negative_size)
 
-    @property
-    def name(self) -> str | None:  # type: ignore[override]
-        return self.inner.name
-
-    @name.setter
-    def name(self, value: str | None) -> None:
-        self.inner.name = value
-
-    @property
-    def URI_HINT(self) -> str | None:  # type: ignore[override]  # noqa: N802
-        return self.inner.URI_HINT
-
-    def describe(self) -> str:
-        return self.inner.describe()
-
-    def is_valid(self, uri: str) -> bool:
-        return self.inner.is_valid(uri)
+    def around(self, call: Callable[[], T]) -> T:
+        return self.breaker.call(call, self)
 
     def get(self, uri: str) -> bytes:
-        return self._read(uri, self.inner.get, uri)
+        return self._read(uri, super().get, uri)
 
     def open(self, uri: str, start: int = 0, end: int | None = None) -> BinaryIO:
-        return self._read(uri, self.inner.open, uri, start, end)
+        return self._read(uri, super().open, uri, start, end)
 
     def _read(self, uri: str, method: Callable[..., T], *args: Any) -> T:
         if uri in self.misses:
             raise NotFoundInStore(self, uri)
         generation = self.misses.generation()
         try:
-            return self.breaker.call(lambda: method(*args), self)
+            return method(*args)
         except NotFoundInStore as exc:
             if type(exc) is NotFoundInStore:  # not InvalidDataFound: that is recorded each time
                 self.misses.add(uri, generation)
@@ -266,29 +252,23 @@ class GuardedStore(Store):
         if uri in self.misses:
             return False
         generation = self.misses.generation()
-        found = self.breaker.call(lambda: self.inner.exists(uri), self)
+        found = super().exists(uri)
         if not found:
             self.misses.add(uri, generation)
         return found
 
     def put(self, uri: str, data: bytes) -> None:
-        self.breaker.call(lambda: self.inner.put(uri, data), self)
+        super().put(uri, data)
         self.forget(uri)
 
     def put_or_raise(self, uri: str, data: bytes) -> None:
         """Write through the tier's raising writer (caches swallow errors in `put`)."""
-        writer = getattr(self.inner, "put_or_raise", self.inner.put)
-        self.breaker.call(lambda: writer(uri, data), self)
+        super().put_or_raise(uri, data)
         self.forget(uri)
 
     def forget(self, uri: str) -> None:
         self.misses.forget(uri)
-        self.inner.forget(uri)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
+        super().forget(uri)
 
     def __repr__(self) -> str:
         return f"<GuardedStore {self} {self.breaker.state}>"

@@ -35,6 +35,11 @@ class Store(ABC):
         """Drop any memory that the URI is missing (it was just written somewhere)."""
         return None  # stores that remember misses override this
 
+    def put_or_raise(self, uri: str, data: bytes) -> None:
+        """Store the blob, raising on failure (stores whose `put` swallows errors, such as
+        caches, override this)."""
+        self.put(uri, data)
+
     def exists(self, uri: str) -> bool:
         """Return whether the store holds the URI (stores override this with a cheap check)."""
         try:
