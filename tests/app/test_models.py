@@ -39,7 +39,8 @@ def test_a_disabled_second_cache_can_be_saved_and_swapped_in():
 def test_saving_the_enabled_cache_itself_again_is_fine():
     cache = Tier.objects.create(name="cache", kind="memory", role=Tier.CACHE)
     cache.position = 4
-    cache.save()
+    cache.save()  # the one enabled cache is not "in its own way"
+    assert Tier.objects.get(pk=cache.pk).position == 4
 
 
 def test_clean_puts_each_error_on_its_field(tmp_path):
