@@ -3,11 +3,14 @@ builds them (through `composer.build_tier`, so behind their breaker and negative
 
 import hashlib
 import os
+import shutil
 import uuid
 
 import pytest
 
 from bitstore_app.composer import TierSpec
+from tests.helpers import require_service
+from tests.resilience.processes import RedisProcess
 from tests.resilience.servers import BlobServer, HangingServer
 
 #: AWS settings for S3 tiers pointed at a stand-in (no real AWS is ever reached).
@@ -72,3 +75,13 @@ def service():
     from bitstore_app import services
 
     return services
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A Redis server of this test's own, on a free port: tests may stop and restart it."""
+    require_service("redis-server", lambda: shutil.which("redis-server") is not None)
+    server = RedisProcess(tmp_path)
+    server.start()
+    yield server
+    server.kill()

@@ -2,7 +2,6 @@
 a time, waiters get it when it is released or expires, and a Redis that is down lets work go
 on rather than stopping it."""
 
-import shutil
 import subprocess
 import sys
 import time
@@ -10,9 +9,9 @@ import time
 import pytest
 
 from bitstore_app import leases
-from tests.helpers import free_port, require_service
+from tests.helpers import free_port
 from tests.resilience.conftest import make_blob
-from tests.resilience.processes import REPO, RedisProcess
+from tests.resilience.processes import REPO
 
 CONTENDERS = 8
 
@@ -27,15 +26,6 @@ held = RedisLeases(url).try_acquire(sha1, f"owner-{sys.argv[4]}", ttl=5)
 print("held" if held else "refused", flush=True)
 time.sleep(0.5)
 """
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    require_service("redis-server", lambda: shutil.which("redis-server") is not None)
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    server.kill()
 
 
 @pytest.fixture

@@ -5,15 +5,12 @@ A Redis of the test's own on a free port (its queue survives the restart in an a
 file), never the shared one; the workers, the source API and the S3 cache are the warming
 tests' (tests/warming/conftest.py)."""
 
-import shutil
 import time
 
 import pytest
 
 from bitstore_app.models import WarmChunk, WarmJob
 from tests.app.conftest import live_db_url  # noqa: F401 - the test database, for the workers
-from tests.helpers import require_service
-from tests.resilience.processes import RedisProcess
 from tests.warming.conftest import (  # noqa: F401 - fixtures
     api,
     cache_bucket,
@@ -28,15 +25,6 @@ from tests.warming.conftest import (  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BLOBS, CHUNK = 200, 10
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    require_service("redis-server", lambda: shutil.which("redis-server") is not None)
-    server = RedisProcess(tmp_path)
-    server.start()
-    yield server
-    server.kill()
 
 
 @pytest.fixture
