@@ -20,7 +20,7 @@ from . import locations, metrics
 from .composer import TierSpec, build_composite, build_tier
 from .conf import bitstore_settings
 from .context import Requester, current_requester
-from .core import Fetch, Sha1Composite, guard, map_in_order, parse_sha1, sha1_of
+from .core import Fetch, Sha1Composite, breaker, map_in_order, parse_sha1, sha1_of
 from .ledger import buffer as ledger
 
 logger = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def breaker_states() -> dict[str, str]:
     """Return each tier's circuit breaker state in this process: closed, open or half-open.
 
     A tier this process has not asked yet has no breaker, and is not listed."""
-    return guard.states()
+    return breaker.states()
 
 
 @dataclass
