@@ -21,11 +21,11 @@ from django.utils.safestring import mark_safe
 
 from . import charts, services, stats
 from .composer import TierSpec
-from .forms import TierForm, describe_probe, probe_quickly
+from .forms import TierForm, check_quickly, describe_check
 from .models import FetchRecord, Tier
 
 #: Tiers checked at the same time by the "check selected tiers" action.
-PROBE_WORKERS = 8
+CHECK_WORKERS = 8
 
 
 @admin.register(Tier)
@@ -101,11 +101,11 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
     @admin.action(description="Check selected tiers (live, nothing is written)")
     def check_tiers(self, request, queryset) -> None:
         specs = [TierSpec.of(tier) for tier in queryset.order_by("position", "id")]
-        with ThreadPoolExecutor(max_workers=min(PROBE_WORKERS, len(specs) or 1)) as pool:
-            results = list(pool.map(probe_quickly, specs))
+        with ThreadPoolExecutor(max_workers=min(CHECK_WORKERS, len(specs) or 1)) as pool:
+            results = list(pool.map(check_quickly, specs))
         for result in results:
             level = messages.SUCCESS if result.reachable else messages.ERROR
-            self.message_user(request, describe_probe(result), level)
+            self.message_user(request, describe_check(result), level)
 
     def get_urls(self):
         statistics = self.admin_site.admin_view(self.statistics_view)

@@ -37,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     # the others that long at most, and a fetch that takes longer may be made twice.
     "LEASE_REDIS_URL": None,
     "LEASE_TTL": 10.0,
-    # Speed (bench/README.md, bitstore_app/locations.py). Each process remembers which tier
+    # Speed (bench/README.md, bitstore_app/index_preload.py). Each process remembers which tier
     # served each SHA1 (up to this many; 0 turns it off) and asks that tier first next time,
     # the configured order being the fallback; it starts from the ledger's latest hits.
     # 100,000 SHA1s take about 18 MB per process.

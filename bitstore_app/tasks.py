@@ -16,9 +16,9 @@ from django.db import DatabaseError
 
 from . import warming
 from .conf import bitstore_settings
-from .context import requested_by
 from .core import StoreNotAvailable
 from .ledger import buffer as ledger
+from .requester import requested_by
 
 #: Errors of the chunk rather than of one blob (the database is down, say): the whole chunk
 #: is tried again later.

@@ -24,11 +24,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from .conf import bitstore_settings
-from .context import current_requester, requested_by
 from .core import is_sha1, map_in_order, parse_sha1
 from .core.retry import backoff_delay
 from .ledger import buffer as ledger
 from .models import WarmChunk, WarmJob
+from .requester import current_requester, requested_by
 from .warm_blob import (
     FAILED,
     INVALID,
