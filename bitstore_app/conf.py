@@ -32,9 +32,10 @@ DEFAULTS: dict[str, Any] = {
     # Admin statistics: at most this many of the newest fetches in the window are analysed
     # (the page says so when the window holds more).
     "STATS_SAMPLE_SIZE": 100_000,
-    # Leases per SHA1 across worker processes (leases.py): the Redis that holds them (None:
-    # the one rate limits use), and the seconds a lease lasts: a dead worker's lease blocks
-    # the others that long at most, and a fetch that takes longer may be made twice.
+    # Leases per SHA1 across worker processes (coordination/leases.py): the Redis that holds
+    # them (None: the one rate limits use), and the seconds a lease lasts: a dead worker's
+    # lease blocks the others that long at most, and a fetch that takes longer may be made
+    # twice.
     "LEASE_REDIS_URL": None,
     "LEASE_TTL": 10.0,
     # Speed (bench/README.md, bitstore_app/index_preload.py). Each process remembers which tier

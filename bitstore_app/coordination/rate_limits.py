@@ -17,10 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from .conf import bitstore_settings
-from .core import StoreNotAvailable
-from .core.store import Store
-from .core.wrapper import StoreWrapper, T
+from ..conf import bitstore_settings
+from ..core import StoreNotAvailable
+from ..core.store import Store
+from ..core.wrapper import StoreWrapper, T
 from .redis_scripts import RedisScript
 
 logger = logging.getLogger(__name__)
