@@ -50,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
     # the blob (the usual case), each later tier asked costs a request, and a download if it
     # holds the blob too; get_many of unseen blobs sends that many times the requests.
     "CONCURRENT_PROBES": False,
-    # Cache warming (warming.py): SHA1s per chunk task, and threads that warm one chunk.
+    # Cache warming (warming/): SHA1s per chunk task, and threads that warm one chunk.
     "WARM_CHUNK_SIZE": 100,
     "WARM_CONCURRENCY": 8,
     # Warm tasks retry transient failures (a tier not available, a timeout, throttling) up to

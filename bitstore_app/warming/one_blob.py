@@ -1,6 +1,6 @@
 """Warming one blob: make sure the cache tier holds it, fetching it from the sources if not.
 
-`warm_one` is what each chunk of a warm job (warming.py) does for each of its SHA1s, through
+`warm_one` is what each chunk of a warm job (chunks.py) does for each of its SHA1s, through
 a `Plan`: the tiers of this process's configuration as warming uses them.
 """
 
@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from . import services
-from .conf import bitstore_settings
-from .coordination import leases, rate_limits
-from .core import Sha1Composite, Sha1Store, StoreNotAvailable
-from .core.store import Store
+from .. import services
+from ..conf import bitstore_settings
+from ..coordination import leases, rate_limits
+from ..core import Sha1Composite, Sha1Store, StoreNotAvailable
+from ..core.store import Store
 
 logger = logging.getLogger(__name__)
 
