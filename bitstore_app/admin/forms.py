@@ -6,11 +6,11 @@ from dataclasses import replace
 
 from django import forms
 
-from . import services
-from .composer import KINDS, TierConfigError, TierSpec, validate
-from .conf import bitstore_settings
-from .credentials import CredentialsError, resolve
-from .models import Tier
+from .. import services
+from ..composer import KINDS, TierConfigError, TierSpec, validate
+from ..conf import bitstore_settings
+from ..credentials import CredentialsError, resolve
+from ..models import Tier
 
 #: The values a tier is built from (a TierSpec's fields); while one of them is invalid in the
 #: form, nothing is built.
