@@ -1,13 +1,42 @@
-"""A store in front of another tier, answering to that tier's name."""
+"""A store in front of another tier, answering to that tier's name; the tier boundary.
+
+Whatever a tier raises that is not a bitstore error (a plugin's KeyError, an SDK's
+TypeError, a dropped connection mid-body) leaves the wrapper as `StoreNotAvailable` naming
+the tier, with the cause chained and its traceback logged (once in a while, see
+`fault_log`). "Not found" and "invalid data" pass as they are; so does `NotImplementedError`,
+a read-only tier's answer to `put`.
+"""
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Callable
 from typing import Any, BinaryIO, TypeVar
 
+from .exceptions import BitstoreError, StoreNotAvailable
+from .fault_log import FaultLog
 from .store import Store
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
+fault_log = FaultLog(logger)
+
+
+def translated(store: object, call: Callable[[], T]) -> T:
+    """Return `call()`; raise anything but a bitstore error as `StoreNotAvailable`."""
+    try:
+        return call()
+    except (BitstoreError, NotImplementedError):
+        raise
+    except Exception as exc:
+        raise _fault(store, exc) from exc
+
+
+def _fault(store: object, exc: Exception) -> StoreNotAvailable:
+    fault_log.report(store, exc)
+    return StoreNotAvailable(store, f"{type(exc).__name__}: {str(exc)[:200]}")
 
 
 class StoreWrapper(Store):
@@ -39,20 +68,23 @@ class StoreWrapper(Store):
     def is_valid(self, uri: str) -> bool:
         return self.inner.is_valid(uri)
 
+    def _call(self, call: Callable[[], T]) -> T:
+        return self.around(lambda: translated(self, call))
+
     def get(self, uri: str) -> bytes:
-        return self.around(lambda: self.inner.get(uri))
+        return self._call(lambda: self.inner.get(uri))
 
     def open(self, uri: str, start: int = 0, end: int | None = None) -> BinaryIO:
-        return self.around(lambda: self.inner.open(uri, start, end))
+        return TranslatedReader(self._call(lambda: self.inner.open(uri, start, end)), self)
 
     def exists(self, uri: str) -> bool:
-        return self.around(lambda: self.inner.exists(uri))
+        return self._call(lambda: self.inner.exists(uri))
 
     def put(self, uri: str, data: bytes) -> None:
-        self.around(lambda: self.inner.put(uri, data))
+        self._call(lambda: self.inner.put(uri, data))
 
     def put_or_raise(self, uri: str, data: bytes) -> None:
-        self.around(lambda: self.inner.put_or_raise(uri, data))
+        self._call(lambda: self.inner.put_or_raise(uri, data))
 
     def forget(self, uri: str) -> None:
         self.inner.forget(uri)
@@ -61,3 +93,32 @@ class StoreWrapper(Store):
         if name.startswith("__") or name == "inner":
             raise AttributeError(name)
         return getattr(self.inner, name)
+
+
+class TranslatedReader(io.RawIOBase):
+    """A tier's stream whose read errors leave it as bitstore errors naming the tier."""
+
+    def __init__(self, inner: BinaryIO, store: object) -> None:
+        self.size = inner.size
+        self._inner = inner
+        self._store = store
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        return translated(self._store, lambda: self._readinto(target))
+
+    def _readinto(self, target) -> int:
+        if hasattr(self._inner, "readinto"):
+            return self._inner.readinto(target)
+        data = self._inner.read(len(target))
+        target[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._inner.close()
+            finally:
+                super().close()

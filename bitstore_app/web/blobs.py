@@ -41,7 +41,11 @@ def blob(request: HttpRequest, sha1: str) -> HttpResponse:
     if held == ANY:
         stream.close()
         return _not_modified(etag)
-    return _blob_response(request, key, stream, span, ranged=wanted is not None)
+    try:
+        return _blob_response(request, key, stream, span, ranged=wanted is not None)
+    except (BitstoreError, OSError) as exc:  # the first chunk failed: nothing is sent yet
+        stream.close()
+        return _tier_error(key, exc if isinstance(exc, BitstoreError) else None)
 
 
 def _open(
@@ -84,7 +88,9 @@ def _blob_response(
         stream.close()
         response = HttpResponse()
     else:
-        response = StreamingHttpResponse(BlobBody(stream, end - start, key))
+        body = BlobBody(stream, end - start, key)
+        body.start()
+        response = StreamingHttpResponse(body)
     response["Content-Length"] = str(end - start)
     response["Content-Type"] = "application/octet-stream"
     response["ETag"] = f'"{key}"'
@@ -104,7 +110,7 @@ def _not_modified(etag: str) -> HttpResponse:
     )
 
 
-def _tier_error(key: str, exc: BitstoreError) -> HttpResponse:
+def _tier_error(key: str, exc: BitstoreError | None) -> HttpResponse:
     if isinstance(exc, NotFoundWhileUnavailable):
         count = len(exc.unavailable) or "some"
         message = (

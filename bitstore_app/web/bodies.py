@@ -36,10 +36,20 @@ class BlobBody:
         self.stream = stream
         self.length = length
         self.sha1 = sha1
+        self._chunk_iterator = self._chunks()
+        self._first: bytes | None = None
+
+    def start(self) -> None:
+        """Read the first chunk now, before the status is sent: a tier that fails at once (or
+        a blob of one chunk that fails its check) is answered with an error, not a cut body."""
+        self._first = next(self._chunk_iterator, b"")
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self._chunks()
+            if self._first:
+                first, self._first = self._first, None
+                yield first
+            yield from self._chunk_iterator
         except Exception as exc:
             logger.warning("blob %s: sending stopped: %s", self.sha1, exc)
             raise

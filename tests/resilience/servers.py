@@ -255,3 +255,55 @@ def _abort(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RD)
     except OSError:
         pass
+
+
+class ShortBodyServer(_Server):
+    """GET `/blobs/<sha1>`: 200 with the whole blob's Content-Length, but only its first half
+    sent before the connection closes (a source that dies mid-body). `head_status` answers
+    HEAD (405 or 501: an API without HEAD); a GET with `Range: bytes=0-0` is answered 206
+    with one byte, whole. `gets` counts GETs."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+        self.short = True
+        self.head_status: int | None = None
+        self.gets: Counter = Counter()
+        self._lock = threading.Lock()
+        super().__init__(self._handler())
+
+    @property
+    def url(self) -> str:
+        return f"{self.endpoint}/blobs"
+
+    def _handler(self) -> type:
+        server = self
+
+        class Handler(_QuietHandler):
+            def do_GET(self):
+                sha1 = self.path.rsplit("/", 1)[-1]
+                with server._lock:
+                    server.gets[sha1] += 1
+                data = server.blobs.get(sha1)
+                if data is None:
+                    self._send(404)
+                elif self.headers.get("Range") == "bytes=0-0":
+                    headers = {"Content-Range": f"bytes 0-0/{len(data)}"}
+                    self._send(206, data[:1], headers)
+                elif not server.short:
+                    self._send(200, data)
+                else:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+
+            def do_HEAD(self):
+                if server.head_status is not None:
+                    self._send(server.head_status)
+                    return
+                data = server.blobs.get(self.path.rsplit("/", 1)[-1])
+                self._send(200 if data is not None else 404, data or b"")
+
+        return Handler

@@ -80,7 +80,10 @@ class HTTPAPISource(LazyClient, Sha1APISource):
     def url(self, sha1: str) -> str:
         return self.url_template.format(base_url=self.base_url, sha1=sha1)
 
-    def _request(self, sha1: str, method: str = "GET", **kwargs: Any):
+    def _request(self, sha1: str, method: str = "GET", read: bool = False, **kwargs: Any):
+        """Send the request (retrying transient errors) and return the response, or None for
+        a 404; with `read`, the body is read inside the retries, so that a body cut short is
+        asked for again."""
         import requests
 
         def send():
@@ -88,6 +91,8 @@ class HTTPAPISource(LazyClient, Sha1APISource):
             if response.status_code in TRANSIENT_STATUSES:
                 response.close()
                 raise _TransientStatus(response.status_code)
+            if read and response.status_code == 200:
+                response.content  # noqa: B018 - reads the body; a short one raises here
             return response
 
         url = self.url(sha1)
@@ -106,15 +111,8 @@ class HTTPAPISource(LazyClient, Sha1APISource):
         return response
 
     def api_get(self, sha1: str) -> bytes | None:
-        import requests
-
-        response = self._request(sha1)
-        if response is None:
-            return None
-        try:
-            return response.content
-        except requests.RequestException as exc:
-            raise StoreNotAvailable(self, f"reading {sha1}: {exc}") from exc
+        response = self._request(sha1, read=True)
+        return None if response is None else response.content
 
     def exists(self, sha1: str) -> bool:
         self.check_uri(sha1)
