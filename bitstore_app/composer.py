@@ -12,7 +12,7 @@ from .core import Sha1Cache, Sha1Composite, Sha1Store, Store
 from .core.breaker import shared_breaker
 from .core.guard import GuardedStore
 from .core.sha1 import Sha1FormatMixin
-from .core.tiers import KINDS, tier_class
+from .core.tiers import KINDS, OptionError, tier_class
 from .credentials import ANONYMOUS, CredentialsError, resolve
 
 #: Kinds whose classes take the tier's timeouts and retries as keyword options.
@@ -108,6 +108,8 @@ def _construct(spec: TierSpec, cls: type) -> Store:
     _check_options(cls, kwargs)
     try:
         return cls(*args, **kwargs)
+    except OptionError as exc:
+        raise TierConfigError(str(exc), exc.option) from None
     except (TypeError, ValueError) as exc:
         raise TierConfigError(f"{cls.__name__} rejects these options: {exc}", "options") from None
 

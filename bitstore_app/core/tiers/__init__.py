@@ -16,6 +16,14 @@ KINDS = {
 }
 
 
+class OptionError(ValueError):
+    """A constructor option a tier refuses; `option` names it (the credentials, say)."""
+
+    def __init__(self, message: str, option: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
 def import_dotted(path: str) -> type:
     """Return the object at a dotted path such as `package.module.Class`."""
     module_name, _, attribute = path.rpartition(".")

@@ -58,6 +58,7 @@ class HTTPAPISource(LazyClient, Sha1APISource):
             raise ValueError(f"url_template must contain {{sha1}}, not {url_template!r}")
         self.base_url = base_url.rstrip("/")
         self.url_template = url_template
+        self.url("0" * 40)  # an unknown placeholder fails here, not at every fetch
         self.headers = dict(headers or {})
         self.timeout = (connect_timeout, read_timeout)
         self.retries = retries
@@ -78,7 +79,13 @@ class HTTPAPISource(LazyClient, Sha1APISource):
         return session
 
     def url(self, sha1: str) -> str:
-        return self.url_template.format(base_url=self.base_url, sha1=sha1)
+        try:
+            return self.url_template.format(base_url=self.base_url, sha1=sha1)
+        except (KeyError, IndexError, ValueError, AttributeError) as exc:
+            raise ValueError(
+                f"url_template {self.url_template!r} cannot be rendered: only {{base_url}} and "
+                f"{{sha1}} are known ({type(exc).__name__}: {exc})"
+            ) from None
 
     def _request(self, sha1: str, method: str = "GET", read: bool = False, **kwargs: Any):
         """Send the request (retrying transient errors) and return the response, or None for

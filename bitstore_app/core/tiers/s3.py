@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from functools import partial
 from typing import Any, BinaryIO
@@ -11,6 +12,7 @@ from ..exceptions import MissingExtra, NotFoundInStore, StoreNotAvailable
 from ..reader import StreamReader
 from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..store import BytesReader, Store
+from . import OptionError
 
 ANONYMOUS = "anonymous"
 URI_REGEX = re.compile(r"^s3://([^/]+)/(.+)$")
@@ -57,6 +59,28 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, errors.ConnectionError | errors.ConnectionClosedError)
 
 
+def _check_session_arguments(credentials: Any) -> None:
+    """Refuse credentials `boto3.Session` would refuse at the first fetch, naming the keys,
+    never their values."""
+    if credentials is None or credentials == ANONYMOUS:
+        return
+    if not isinstance(credentials, dict):
+        raise OptionError(
+            "S3 credentials must be a JSON object of boto3.Session arguments, 'anonymous', or "
+            f"empty for the default chain, not {type(credentials).__name__}",
+            "credentials",
+        )
+    boto3, _ = _botocore()
+    accepted = set(inspect.signature(boto3.Session.__init__).parameters) - {"self"}
+    unknown = sorted(set(credentials) - accepted)
+    if unknown:
+        raise OptionError(
+            f"the S3 credentials hold key(s) boto3.Session does not accept: {', '.join(unknown)}"
+            f" (it accepts: {', '.join(sorted(accepted))})",
+            "credentials",
+        )
+
+
 class S3Raw(LazyClient, Store):
     """Objects in S3 buckets.
 
@@ -84,6 +108,8 @@ class S3Raw(LazyClient, Store):
         self.credentials = credentials if isinstance(credentials, list) else [credentials]
         if not self.credentials:
             raise ValueError("S3Raw needs at least one set of credentials (None means default)")
+        for entry in self.credentials:
+            _check_session_arguments(entry)
         self.endpoint_url = endpoint_url
         self.region_name = region_name
         self.connect_timeout = connect_timeout
