@@ -3,6 +3,8 @@
 W001 no enabled tier; W002 write-back with no cache tier; E001 an unknown kind or dotted path;
 E002 a credentials reference that does not resolve; E003 a bad location; E004 bad options;
 E009 anything else that stops a tier from being built. Each message names the tier and its id.
+W003 DEBUG is on without bitstore's exception reporter filter: an error page could show
+credentials.
 """
 
 from __future__ import annotations
@@ -14,6 +16,31 @@ from .composer import TierConfigError, TierSpec, validate
 
 #: The check id for a TierConfigError, by the field it names.
 ERROR_IDS = {"kind": "E001", "credentials": "E002", "location": "E003", "options": "E004"}
+
+
+@register("bitstore")
+def check_error_reports(app_configs=None, **kwargs) -> list:
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    from .error_reports import FILTER_PATH, CredentialsFilter
+
+    if not settings.DEBUG:
+        return []
+    try:
+        used = import_string(settings.DEFAULT_EXCEPTION_REPORTER_FILTER)
+    except ImportError:
+        used = None
+    if isinstance(used, type) and issubclass(used, CredentialsFilter):
+        return []
+    return [
+        Warning(
+            "DEBUG is on and error pages use a filter that shows the environment and the "
+            "frames where tiers hold their resolved credentials.",
+            hint=f"Set DEFAULT_EXCEPTION_REPORTER_FILTER = {FILTER_PATH!r}, or turn DEBUG off.",
+            id="bitstore.W003",
+        )
+    ]
 
 
 @register("bitstore")

@@ -8,6 +8,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.views.decorators.debug import sensitive_variables
+
 from .core import Sha1Cache, Sha1Composite, Sha1Store, Store
 from .core.breaker import shared_breaker
 from .core.guard import GuardedStore
@@ -57,6 +59,7 @@ class TierSpec:
         )
 
 
+@sensitive_variables()  # the frames below hold resolved credentials
 def build_tier(spec: TierSpec, guarded: bool = True) -> Store:
     """Return the SHA1-keyed store a tier definition describes, named after the tier.
 
@@ -70,6 +73,7 @@ def build_tier(spec: TierSpec, guarded: bool = True) -> Store:
     return GuardedStore(store, breaker=breaker, negative_ttl=spec.negative_ttl)
 
 
+@sensitive_variables()  # the frames below hold resolved credentials
 def validate(spec: TierSpec) -> None:
     """Raise `TierConfigError`, naming the field at fault, unless the tier can be built.
 

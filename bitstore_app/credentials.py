@@ -6,6 +6,8 @@ import json
 import os
 from typing import Any
 
+from django.views.decorators.debug import sensitive_variables
+
 from .conf import bitstore_settings
 
 ANONYMOUS = "anonymous"
@@ -15,6 +17,7 @@ class CredentialsError(ValueError):
     """A credentials reference that does not resolve."""
 
 
+@sensitive_variables()  # it reads secrets from the environment
 def resolve(reference: str) -> Any:
     """Return the credentials a tier's reference names.
 

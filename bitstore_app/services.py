@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from django.db import DatabaseError, connections
+from django.views.decorators.debug import sensitive_variables
 
 from . import index_preload, metrics
 from .composer import TierSpec, build_composite, build_tier
@@ -75,6 +76,7 @@ class _Configuration:
             snapshot.checked_at = time.monotonic()
             return snapshot
 
+    @sensitive_variables()  # building resolves credentials: no frame below shows them
     def _build(self, version: int) -> Snapshot:
         from .models import Tier
 
@@ -84,6 +86,10 @@ class _Configuration:
         logger.info("tier configuration %s: %s", version, composite.sources)
         tier_ids = {s.name: s.id for s in specs}
         return Snapshot(composite, version, tier_ids, time.monotonic(), tuple(specs))
+
+    def current(self) -> Snapshot | None:
+        """Return the snapshot this process holds now, without checking the version."""
+        return self._snapshot
 
     def invalidate(self) -> None:
         """Rebuild on the next call (tests, and after changes made in this process)."""
@@ -103,6 +109,7 @@ def composite() -> Sha1Composite:
     return configuration.snapshot().composite
 
 
+@sensitive_variables()  # tiers hold resolved credentials
 def fetch(sha1: str) -> Fetch:
     """Ask the tiers for a blob, record the fetch in the ledger, and return what happened."""
     return _fetch(configuration.snapshot(), sha1, current_requester())
@@ -154,21 +161,25 @@ def get_many(
     return map_in_order(one, hashes, workers or bitstore_settings.GET_MANY_WORKERS, errors)
 
 
+@sensitive_variables()  # tiers hold resolved credentials
 def exists(sha1: str) -> bool:
     """Return whether any tier holds the blob (existence checks, no download)."""
     return composite().exists(parse_sha1(sha1))
 
 
+@sensitive_variables()  # tiers hold resolved credentials
 def put(sha1: str, data: bytes) -> None:
     """Verify the blob and write it into the cache tier, or else the first writable tier."""
     composite().put(parse_sha1(sha1), data)
 
 
+@sensitive_variables()  # tiers hold resolved credentials
 def open(sha1: str, start: int = 0, end: int | None = None) -> BinaryIO:  # noqa: A001
     """Return a file that streams the blob (or bytes [start, end) of it) from the tiers."""
     return composite().open(parse_sha1(sha1), start, end)
 
 
+@sensitive_variables()  # tiers hold resolved credentials
 def open_recorded(sha1: str, start: int = 0, end: int | None = None) -> BinaryIO:
     """Like `open`, and record the read in the ledger and the metrics: a failure at once, a
     stream when it is closed, with the bytes actually read (a web response streams after its
@@ -201,6 +212,7 @@ class TierCheck:
     error: str = ""
 
 
+@sensitive_variables()  # tiers hold resolved credentials
 def check_tier(spec: TierSpec) -> TierCheck:
     """Check a tier live without writing or downloading: ask whether it holds a check key."""
     started = time.perf_counter()

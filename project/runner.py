@@ -125,6 +125,7 @@ def stop(children: dict[str, subprocess.Popen]) -> None:
 
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "1")  # the local demo; the project's default is off
     django.setup()
     migrate()
     created = create_demo_tiers()

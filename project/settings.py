@@ -30,7 +30,10 @@ def env_list(name, default):
 
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "django-insecure-bitstore-development-only")
-DEBUG = env_bool("DJANGO_DEBUG", default=True)
+# Off unless asked for: `make run` turns it on for the local demo (project/runner.py).
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
+# Error reports (the DEBUG page, mailed reports) hide the credentials tiers reference.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "bitstore_app.error_reports.CredentialsFilter"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 
 INSTALLED_APPS = [
@@ -125,8 +128,15 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
+    "filters": {
+        "redact_secrets": {"()": "bitstore_app.error_reports.RedactSecrets"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        },
     },
     "loggers": {
         "bitstore_app": {
