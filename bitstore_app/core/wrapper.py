@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, TypeVar
 from .exceptions import BitstoreError, StoreNotAvailable
 from .fault_log import FaultLog
 from .store import Store
+from .writer import BlobWriter, WrappedWriter
 
 T = TypeVar("T")
 
@@ -85,6 +86,11 @@ class StoreWrapper(Store):
 
     def put_or_raise(self, uri: str, data: bytes) -> None:
         self._call(lambda: self.inner.put_or_raise(uri, data))
+
+    def open_writer(self, uri: str) -> BlobWriter:
+        """Open the tier's writer; its commit runs through `around` and then `forget`s."""
+        inner = self._call(lambda: self.inner.open_writer(uri))
+        return WrappedWriter(inner, around=self._call, after_commit=lambda: self.forget(uri))
 
     def forget(self, uri: str) -> None:
         self.inner.forget(uri)
