@@ -10,3 +10,6 @@ class BitstoreConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, signals  # noqa: F401 - connects receivers, registers checks
+        from .ledger import exit_on_sigterm
+
+        exit_on_sigterm()

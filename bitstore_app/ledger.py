@@ -1,8 +1,12 @@
 """The fetch ledger's writer: records are buffered in memory and bulk-inserted.
 
 A `get` only appends to the buffer; a background thread writes batches by count and by
-time, and the buffer is flushed at process exit. While the database is down, records stay
-in memory (up to `LEDGER_MAX_BUFFER`) and are written when it returns.
+time, and the buffer is flushed at process exit: a normal exit, Ctrl-C, and SIGTERM (which
+otherwise ends Python without its exit handlers; servers with handlers of their own call
+`buffer.close()` from their hooks: Celery's shutdown signals, gunicorn's `worker_exit`).
+Streams still open at exit are closed first, so that their reads are recorded too. While
+the database is down, records stay in memory (up to `LEDGER_MAX_BUFFER`) and are written
+when it returns.
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 import threading
 import time
+import weakref
 from collections import deque
 from datetime import UTC, datetime
 
@@ -35,6 +41,8 @@ class LedgerBuffer:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        self._open_streams: weakref.WeakSet = weakref.WeakSet()
+        self._closing = False
         self.dropped = 0
 
     def __len__(self) -> int:
@@ -71,6 +79,8 @@ class LedgerBuffer:
             for _ in range(max(overflow, 0)):
                 self._records.popleft()
                 self.dropped += 1
+        if self._closing:
+            return  # `close` writes what is left; no thread starts while the process exits
         if len(self._records) >= bitstore_settings.LEDGER_FLUSH_COUNT:
             if bitstore_settings.LEDGER_BACKGROUND_FLUSH:
                 self._wake.set()
@@ -113,10 +123,24 @@ class LedgerBuffer:
         with self._lock:
             self._records.clear()
 
+    def track(self, stream) -> None:
+        """Remember an open stream that records its read when closed: `close` closes it."""
+        self._open_streams.add(stream)
+
     def close(self) -> None:
-        """Stop the background thread and write what is left: the clean-shutdown path."""
-        self.stop()
-        self.flush()
+        """Close the streams still open (recording what they read), stop the background
+        thread and write what is left: the shutdown path."""
+        self._closing = True
+        try:
+            for stream in list(self._open_streams):
+                try:
+                    stream.close()
+                except Exception as exc:  # the tier failed as it closed: still recorded
+                    logger.warning("ledger: closing an open stream at exit: %s", exc)
+            self.stop()
+            self.flush()
+        finally:
+            self._closing = False
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the background thread, if one runs, and wait for it."""
@@ -162,3 +186,17 @@ class LedgerBuffer:
 
 buffer = LedgerBuffer()
 atexit.register(buffer.close)
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM end this process as Ctrl-C does, through the exit handlers that write
+    the ledger, unless something already handles it (gunicorn, Celery: their hooks flush)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit)
+
+
+def _exit(signum: int, frame) -> None:
+    signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise SystemExit(128 + signum)

@@ -192,6 +192,7 @@ def open_recorded(sha1: str, start: int = 0, end: int | None = None) -> BinaryIO
     if result.error is not None:
         _record(result, snapshot, requester)
         raise result.error
+    ledger.track(result.stream)
     return result.stream
 
 
