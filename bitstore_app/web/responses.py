@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.http import HttpRequest, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 
 
 def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> JsonResponse:
@@ -28,3 +29,22 @@ def allow_methods(*methods: str) -> Callable:
         return checked
 
     return decorator
+
+
+class _JsonCsrfCheck(CsrfViewMiddleware):
+    """Django's CSRF check, answering a failure with JSON that says what is missing."""
+
+    def _reject(self, request: HttpRequest, reason: str) -> JsonResponse:
+        return json_error(
+            403,
+            f"CSRF check failed: {reason}. A session client sends the csrftoken cookie's "
+            "value in the X-CSRFToken header (and, over HTTPS, a Referer of this site).",
+        )
+
+
+def csrf_denial(request: HttpRequest) -> JsonResponse | None:
+    """Return the JSON 403 of a failed CSRF check, or None; for views marked `csrf_exempt`
+    that check it themselves, after authentication (an anonymous caller gets the 401)."""
+    check = _JsonCsrfCheck(lambda request: None)
+    check.process_request(request)
+    return check.process_view(request, None, (), {})

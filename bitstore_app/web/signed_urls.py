@@ -1,8 +1,9 @@
 """Signed, expiring blob URLs: hand one blob to a client that has no session.
 
 A URL carries its expiry (a Unix time) and a signature, made with Django's signing (the
-project's SECRET_KEY, and its SECRET_KEY_FALLBACKS when checking), of the SHA1 and the
-expiry. It gives access to that blob only, until it expires.
+project's SECRET_KEY, and its SECRET_KEY_FALLBACKS when checking), of the SHA1, the expiry
+and the download name if there is one. It gives access to that blob only, under that name
+only, until it expires.
 """
 
 from __future__ import annotations
@@ -38,11 +39,18 @@ def signed_blob_url(sha1: str, expires_in: float | None = None, download: str = 
     if not 0 < lifetime <= max_age:
         raise ValueError(f"expires_in must be more than 0 and at most {max_age} seconds")
     expires = math.floor(time.time() + lifetime)
-    signature = _signer().sign(f"{key}:{expires}").rsplit(":", 1)[1]
+    signature = _signer().sign(_signed_text(key, expires, download or None)).rsplit(":", 1)[1]
     query = {"expires": expires, "signature": signature} | (
         {"download": download} if download else {}
     )
     return f"{reverse('bitstore:blob', args=[key])}?{urlencode(query)}"
+
+
+def _signed_text(key: str, expires: object, download: str | None) -> str:
+    """What is signed: a URL with no download name signs what URLs signed before it did."""
+    if download is None:
+        return f"{key}:{expires}"
+    return f"{key}:{expires}:download={download}"
 
 
 def signature_problem(sha1: str, query: Mapping[str, str]) -> str | None:
@@ -51,8 +59,9 @@ def signature_problem(sha1: str, query: Mapping[str, str]) -> str | None:
     expires, signature = query.get("expires", ""), query.get("signature", "")
     if not expires.isascii() or not expires.isdigit() or len(expires) > 12:
         return "the signed URL has no valid expiry"
+    signed = _signed_text(sha1.lower(), expires, query.get("download"))
     try:
-        _signer().unsign(f"{sha1.lower()}:{expires}:{signature}")
+        _signer().unsign(f"{signed}:{signature}")
     except BadSignature:
         return "the signature is not valid for this blob"
     remaining = int(expires) - time.time()

@@ -8,20 +8,29 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 
 from .. import warming
 from ..models import WarmJob
 from . import access
-from .responses import allow_methods, json_error
+from .responses import allow_methods, csrf_denial, json_error
+
+#: The largest chunk size the database holds (a PositiveIntegerField).
+MAX_CHUNK_SIZE = 2**31 - 1
+#: The deepest nesting a valid body has (an object, its list, an item), with room to spare.
+MAX_DEPTH = 4
+#: The largest job id the database holds (a BigAutoField).
+MAX_JOB_ID = 2**63 - 1
 
 
+@csrf_exempt  # checked in the view, after authentication, and answered with JSON
 @allow_methods("POST")
 def warm(request: HttpRequest) -> HttpResponse:
     """Enqueue a warm job for the SHA1s in the body; answer 202 with its id and its URL.
 
     The body is a JSON list of SHA1s, or `{"hashes": [...], "chunk_size": n}`.
     """
-    denial = access.permission_denial(request, access.WARM)
+    denial = access.permission_denial(request, access.WARM) or csrf_denial(request)
     if denial is not None:
         return denial
     try:
@@ -43,16 +52,40 @@ def warm(request: HttpRequest) -> HttpResponse:
 def _warm_request(request: HttpRequest) -> tuple[list, int | None]:
     try:
         payload = json.loads(request.body)
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
     except (ValueError, UnicodeDecodeError):
         raise ValueError("the body must be JSON: a list of SHA1s") from None
+    if _deeper_than(payload, MAX_DEPTH):
+        raise ValueError(_TOO_DEEP)
     chunk_size = None
     if isinstance(payload, dict):
         payload, chunk_size = payload.get("hashes"), payload.get("chunk_size")
     if not isinstance(payload, list) or not payload:
         raise ValueError("send a non-empty JSON list of SHA1s (or an object with 'hashes')")
-    if chunk_size is not None and (type(chunk_size) is not int or chunk_size < 1):
-        raise ValueError("chunk_size must be a whole number of at least 1")
+    if chunk_size is not None and (
+        type(chunk_size) is not int or not 1 <= chunk_size <= MAX_CHUNK_SIZE
+    ):
+        raise ValueError(f"chunk_size must be a whole number from 1 to {MAX_CHUNK_SIZE}")
     return payload, chunk_size
+
+
+_TOO_DEEP = f"the body nests too deeply: a list of SHA1s nests {MAX_DEPTH} levels at most"
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Return whether JSON `value` nests more than `limit` levels (without recursion)."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            item
+            for container in level
+            if isinstance(container, list | dict)
+            for item in (container.values() if isinstance(container, dict) else container)
+        ]
+        if not level:
+            return False
+    return any(isinstance(item, list | dict) for item in level)
 
 
 @allow_methods("GET")
@@ -61,7 +94,7 @@ def warm_job(request: HttpRequest, job_id: int) -> HttpResponse:
     denial = access.permission_denial(request, access.WARM)
     if denial is not None:
         return denial
-    job = WarmJob.objects.filter(pk=job_id).first()
+    job = WarmJob.objects.filter(pk=job_id).first() if job_id <= MAX_JOB_ID else None
     if job is None:
         return json_error(404, f"there is no warm job {job_id}")
     return JsonResponse(_job_state(job), headers={"Cache-Control": "no-store"})
