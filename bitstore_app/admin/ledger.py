@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ChangeList
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from ..models import FetchRecord
-
-
-class BoundedDateChangeList(ChangeList):
-    """A change list whose date filter refuses a year past what dates hold (Django turns a
-    ValueError into its "invalid lookup" redirect, but lets an OverflowError through)."""
-
-    def get_filters(self, request):
-        try:
-            return super().get_filters(request)
-        except OverflowError as exc:
-            raise IncorrectLookupParameters(exc) from exc
+from .changelists import BoundedDateChangeList
 
 
 @admin.register(FetchRecord)

@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from .. import warming
 from ..models import WarmJob
+from .changelists import BoundedDateChangeList
 
 #: Bar colours: running or done, and done with failed or invalid blobs.
 BAR_COLOUR = "#417690"
@@ -38,6 +39,10 @@ class WarmJobAdmin(admin.ModelAdmin):
     search_fields = ["task_id"]
     list_select_related = ["created_by"]
     date_hierarchy = "created_at"
+
+    def get_changelist(self, request, **kwargs):
+        return BoundedDateChangeList
+
     actions = ["retry_failed"]
     fieldsets = [
         (None, {"fields": ["status", "progress_bar", "task_id", "created_by", "retry_of"]}),

@@ -109,6 +109,7 @@ def test_a_signed_url_does_not_serve_under_another_download_name(folder_tier):
         "created_at__gte=99999-01-01",
     ],
 )
-def test_the_ledger_date_filter_never_500s(admin_client, query):
-    response = admin_client.get(f"/admin/bitstore_app/fetchrecord/?{query}")
+@pytest.mark.parametrize("page", ["fetchrecord", "warmjob"])
+def test_the_admin_date_filters_never_500(admin_client, query, page):
+    response = admin_client.get(f"/admin/bitstore_app/{page}/?{query}")
     assert response.status_code in (200, 302), response.status_code
