@@ -32,7 +32,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_HEAD = do_GET  # send_error and the headers are the same; HEAD sends no body
 
     def log_message(self, format: str, *args: object) -> None:
         pass

@@ -10,6 +10,9 @@ from ..reader import StreamReader
 from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..sha1 import Sha1APISource
 
+#: Statuses of a server that does not implement HEAD.
+NO_HEAD = (405, 501)
+
 
 class _TransientStatus(Exception):
     """The API answered with a status worth another try (429 or 5xx)."""
@@ -63,6 +66,7 @@ class HTTPAPISource(LazyClient, Sha1APISource):
         self.timeout = (connect_timeout, read_timeout)
         self.retries = retries
         self.pool_size = pool_size
+        self._head_works = True
 
     def describe(self) -> str:
         return self.base_url
@@ -87,7 +91,9 @@ class HTTPAPISource(LazyClient, Sha1APISource):
                 f"{{sha1}} are known ({type(exc).__name__}: {exc})"
             ) from None
 
-    def _request(self, sha1: str, method: str = "GET", read: bool = False, **kwargs: Any):
+    def _request(
+        self, sha1: str, method: str = "GET", read: bool = False, accept=(200,), **kwargs: Any
+    ):
         """Send the request (retrying transient errors) and return the response, or None for
         a 404; with `read`, the body is read inside the retries, so that a body cut short is
         asked for again."""
@@ -112,7 +118,7 @@ class HTTPAPISource(LazyClient, Sha1APISource):
         if response.status_code == 404:
             response.close()
             return None
-        if response.status_code != 200:
+        if response.status_code not in accept:
             response.close()
             raise StoreNotAvailable(self, f"{method} {sha1}: HTTP {response.status_code}")
         return response
@@ -122,8 +128,19 @@ class HTTPAPISource(LazyClient, Sha1APISource):
         return None if response is None else response.content
 
     def exists(self, sha1: str) -> bool:
+        """Ask with HEAD; a server that has no HEAD (405, 501) is asked for one byte."""
         self.check_uri(sha1)
-        return self._request(sha1.lower(), "HEAD") is not None
+        if self._head_works:
+            response = self._request(sha1.lower(), "HEAD", accept=(200, *NO_HEAD))
+            if response is None or response.status_code not in NO_HEAD:
+                return response is not None
+            self._head_works = False  # asked once per process; the API will not grow HEAD
+        response = self._request(
+            sha1.lower(), headers={"Range": "bytes=0-0"}, accept=(200, 206), stream=True
+        )
+        if response is not None:
+            response.close()  # a server that ignores Range sent a 200: the body is not read
+        return response is not None
 
     def open(self, sha1: str, start: int = 0, end: int | None = None) -> BinaryIO:
         if start or end is not None or self.verify:
