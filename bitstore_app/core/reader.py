@@ -26,7 +26,7 @@ class RangeReader(io.RawIOBase):
     ) -> None:
         self.size = size
         self._fetch = fetch
-        self._position = start
+        self._position = max(size + start, 0) if start < 0 else start  # the last -start bytes
         self._end = size if end is None else min(end, size)
         self._chunk_size = chunk_size
         self._buffer = memoryview(b"")

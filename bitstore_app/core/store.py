@@ -65,7 +65,10 @@ class Store(ABC):
         return True
 
     def open(self, uri: str, start: int = 0, end: int | None = None) -> BinaryIO:
-        """Return a readable file of bytes [start, end) of the blob; `size` is the whole length."""
+        """Return a readable file of bytes [start, end) of the blob; `size` is the whole length.
+
+        A negative `start` (with no `end`) asks for the last `-start` bytes, in one request
+        where the tier can: the caller need not know the size first."""
         data = self.get(uri)
         return BytesReader(data, start, end)
 

@@ -133,6 +133,7 @@ class _StorageSlice(io.RawIOBase):
 
     def __init__(self, store: DjangoStorageRaw, uri: str, file: Any, start: int, end: int | None):
         self.size = file.size
+        start = max(self.size + start, 0) if start < 0 else start  # the last -start bytes
         self._store, self._uri, self._file = store, uri, file
         stop = self.size if end is None else min(end, self.size)
         self._remaining = max(stop - start, 0)

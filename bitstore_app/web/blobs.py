@@ -57,21 +57,11 @@ def _open(
         start, end = 0, None
     elif not wanted.is_suffix:
         start, end = wanted.first, None if wanted.last is None else wanted.last + 1
-    else:  # a suffix: where it starts depends on the size
-        start, end = (wanted.resolve(_size(key)) if wanted.last else None) or (0, 0)
+    else:  # a suffix: the tier sends the last bytes, whatever the size (`bytes=-0`: none)
+        start, end = (-wanted.last, None) if wanted.last else (0, 0)
     stream = services.open_recorded(key, start, start if headers_only else end)
     span = (0, stream.size) if wanted is None else wanted.resolve(stream.size)
     return stream, span
-
-
-def _size(key: str) -> int:
-    """Return the blob's size without reading it: a suffix range needs it to open."""
-    try:
-        stream = services.open(key, 0, 0)
-    except BitstoreError:
-        stream = services.open_recorded(key, 0, 0)  # fails the same way, and is recorded
-    with stream:
-        return stream.size
 
 
 def _blob_response(

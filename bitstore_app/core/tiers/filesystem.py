@@ -145,6 +145,7 @@ class _FileSlice:
     def __init__(self, file: BinaryIO, start: int, end: int | None) -> None:
         self._file = file
         self.size = os.fstat(file.fileno()).st_size
+        start = max(self.size + start, 0) if start < 0 else start  # the last -start bytes
         self._remaining = (self.size if end is None else min(end, self.size)) - start
         if self._remaining > 0:
             file.seek(start)  # not past the end: the OS refuses offsets beyond 2**62 or so

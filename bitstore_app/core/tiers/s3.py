@@ -204,7 +204,9 @@ class S3Raw(LazyClient, Store):
         kwargs = {}
         if end is not None and end <= start:
             return self._empty(uri)  # S3 would ignore such a range and send the whole blob
-        if start or end is not None:
+        if start < 0:
+            kwargs["Range"] = f"bytes={start}"  # a suffix: S3 sends the last -start bytes
+        elif start or end is not None:
             kwargs["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         try:
             response = self._call(uri, "get_object", **kwargs)
