@@ -1,7 +1,9 @@
 """`make run`: one command that brings up a working bitstore on this machine.
 
 It migrates the database, creates demo tiers and an admin user on first run, then runs the
-web server, one Celery worker and the demo API in the foreground until Ctrl-C. With no
+web server, one Celery worker and the demo API in the foreground until Ctrl-C. A process
+that dies is started again (one that keeps dying is left down, with a message); the others
+keep running. With no
 CELERY_BROKER_URL and DATABASE_URL it needs no server at all (SQLite and a filesystem broker);
 with them set, the same command runs on PostgreSQL and Redis.
 """
@@ -123,6 +125,26 @@ def stop(children: dict[str, subprocess.Popen]) -> None:
             child.wait()
 
 
+#: A process that dies this many times within RESTART_WINDOW seconds is left down.
+MAX_RESTARTS = 5
+RESTART_WINDOW = 60.0
+
+
+def restart(name: str, child: subprocess.Popen, deaths: list[float]) -> bool:
+    """Say that `name` died; return whether to start it again (the others keep running)."""
+    now = time.monotonic()
+    deaths[:] = [moment for moment in deaths if now - moment < RESTART_WINDOW] + [now]
+    if len(deaths) > MAX_RESTARTS:
+        print(
+            f"{name} exited with code {child.returncode} {len(deaths)} times within "
+            f"{RESTART_WINDOW:g} s; leaving it down (the other processes keep running)",
+            flush=True,
+        )
+        return False
+    print(f"{name} exited with code {child.returncode}; restarting it", flush=True)
+    return True
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     os.environ.setdefault("DJANGO_DEBUG", "1")  # the local demo; the project's default is off
@@ -134,15 +156,14 @@ def main() -> int:
 
     connections.close_all()
     python = sys.executable
-    children = {
-        "demo API": start("demo API", [python, "-m", "project.demo_api", "--port", str(API_PORT)]),
-        "web": start("web", [python, "manage.py", "runserver", f"{HOST}:{WEB_PORT}", "--noreload"]),
-        "worker": start(
-            "worker",
-            [python, "-m", "celery", "-A", "project", "worker", "--pool", "threads", "-c", "4"]
-            + ["-l", "info"],
-        ),
+    commands = {
+        "demo API": [python, "-m", "project.demo_api", "--port", str(API_PORT)],
+        "web": [python, "manage.py", "runserver", f"{HOST}:{WEB_PORT}", "--noreload"],
+        "worker": [python, "-m", "celery", "-A", "project", "worker", "--pool", "threads"]
+        + ["-c", "4", "-l", "info"],
     }
+    children = {name: start(name, command) for name, command in commands.items()}
+    deaths: dict[str, list[float]] = {name: [] for name in commands}
     stopping, failed = False, False
 
     def on_signal(signum, frame):
@@ -166,10 +187,13 @@ def main() -> int:
             flush=True,
         )
         while not stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    print(f"{name} exited with code {child.returncode}; stopping", flush=True)
-                    stopping = failed = True
+            for name, child in list(children.items()):
+                if child.poll() is not None and not stopping:
+                    if restart(name, child, deaths[name]):
+                        children[name] = start(name, commands[name])
+                    else:
+                        del children[name]
+                        failed = True
             time.sleep(0.2)
     finally:
         stop(children)
