@@ -3,15 +3,17 @@
 path("bitstore/", include("bitstore_app.urls"))
 """
 
-from django.urls import path
+from django.urls import path, re_path
 
 from .web import blobs, metrics, warm
 
 app_name = "bitstore"
 
 urlpatterns = [
-    path("blobs/<str:sha1>", blobs.blob, name="blob"),
+    # Any text after the prefix reaches the view, which answers what is wrong with it in
+    # JSON (a URL pattern that did not match would answer with an HTML 404).
+    re_path(r"^blobs/(?P<sha1>[\s\S]*)$", blobs.blob, name="blob"),
     path("warm", warm.warm, name="warm"),
-    path("warm/<int:job_id>", warm.warm_job, name="warm-job"),
+    re_path(r"^warm/(?P<job_id>[\s\S]*)$", warm.warm_job, name="warm-job"),
     path("metrics", metrics.metrics_view, name="metrics"),
 ]
