@@ -3,7 +3,7 @@
 - `BlobServer`: an HTTP blob API whose answers a test scripts (503 for a while, wrong bytes,
   a slow answer) and which counts every request.
 - `FaultProxy`: an HTTP proxy in front of a real server (moto, the GCS emulator) that answers
-  the first requests with an injected status, then forwards.
+  the first requests with an injected status (or cuts their bodies short), then forwards.
 - `HangingServer`: accepts TCP connections and never answers.
 - `SlowProxy`: a TCP proxy that forwards at a limited rate, so an upload can be killed halfway.
 """
@@ -107,9 +107,18 @@ class FaultProxy(_Server):
         self.upstream_port = upstream_port
         self.failures = 0
         self.status = 503
+        #: The next this many GETs answered 200 send half their body, then close.
+        self.cut_short = 0
         self.seen: Counter = Counter()
         self._lock = threading.Lock()
         super().__init__(self._handler())
+
+    def _cut(self, method: str, status: int) -> bool:
+        with self._lock:
+            if method == "GET" and status == 200 and self.cut_short > 0:
+                self.cut_short -= 1
+                return True
+        return False
 
     def fail_next(self, count: int, status: int = 503) -> None:
         with self._lock:
@@ -143,6 +152,15 @@ class FaultProxy(_Server):
                     data = response.read()
                     skip = {"content-length", "transfer-encoding", "connection"}
                     kept = {k: v for k, v in response.getheaders() if k.lower() not in skip}
+                    if proxy._cut(self.command, response.status):
+                        self.send_response(response.status)
+                        for name, value in kept.items():
+                            self.send_header(name, value)
+                        self.send_header("Content-Length", str(len(data)))
+                        self.end_headers()
+                        self.wfile.write(data[: len(data) // 2])
+                        self.close_connection = True
+                        return
                     self._send(response.status, data, kept)
                 finally:
                     upstream.close()

@@ -125,3 +125,31 @@ def test_the_blob_endpoint_answers_json_503_for_a_buggy_tier(tmp_path, admin_cli
         assert response.status_code == 503, response.content[:300]
         assert "error" in response.json()
     assert admin_client.head(f"/bitstore/blobs/{sha1}").status_code == 503
+
+
+def test_an_s3_body_cut_short_is_retried(s3_server):
+    import uuid
+
+    from tests.resilience.servers import FaultProxy
+
+    bucket = s3_server.make_bucket(f"short-{uuid.uuid4().hex[:10]}")
+    proxy = FaultProxy(s3_server.port)
+    sha1, data = make_blob(size=200_000)
+    s3_server.client().put_object(Bucket=bucket, Key=f"b/{sha1}", Body=data)
+    spec = TierSpec(
+        name=unique("s3"),
+        kind="s3",
+        location=f"s3://{bucket}/b/",
+        retries=2,
+        options={"endpoint_url": proxy.endpoint},
+    )
+    try:
+        proxy.cut_short = 2
+        assert build_tier(spec).get(sha1) == data
+        assert proxy.seen["GET"] == 3, "two bodies cut short, then the whole one"
+        proxy.cut_short = 3
+        with pytest.raises(StoreNotAvailable, match="not available"):
+            build_tier(spec).get(sha1)
+        assert proxy.seen["GET"] == 6, "the first try and two retries"
+    finally:
+        proxy.stop()

@@ -83,6 +83,21 @@ def _check_session_arguments(credentials: Any) -> None:
         )
 
 
+def _cut_short(exc: BaseException) -> bool:
+    """Return whether reading a body failed midway (worth reading it again); a failure of
+    the request itself was retried already, in `_call`."""
+    if not isinstance(exc, StoreNotAvailable) or exc.__cause__ is None:
+        return False
+    import urllib3
+
+    _, botocore = _botocore()
+    errors = botocore.exceptions
+    cut = (errors.IncompleteReadError, errors.ResponseStreamingError, urllib3.exceptions.HTTPError)
+    return isinstance(exc.__cause__, cut + (ConnectionError,)) and not isinstance(
+        exc.__cause__, errors.ReadTimeoutError | urllib3.exceptions.TimeoutError
+    )
+
+
 class S3Raw(LazyClient, Store):
     """Objects in S3 buckets.
 
@@ -190,14 +205,23 @@ class S3Raw(LazyClient, Store):
         return True
 
     def get(self, uri: str) -> bytes:
-        with self.open(uri) as body:
-            return self._read(uri, body)
+        """Return the whole blob; a body cut short is asked for again, up to `retries`."""
+
+        def whole() -> bytes:
+            with self.open(uri) as body:
+                return self._read(uri, body)
+
+        return call_with_retries(
+            whole, retries=self.retries, transient=_cut_short, what=f"reading {uri}"
+        )
 
     def _read(self, uri: str, body: BinaryIO) -> bytes:
+        import urllib3
+
         _, botocore = _botocore()
         try:
             return body.read()
-        except (botocore.exceptions.BotoCoreError, OSError) as exc:
+        except (botocore.exceptions.BotoCoreError, urllib3.exceptions.HTTPError, OSError) as exc:
             raise StoreNotAvailable(self, f"reading {uri}: {exc}") from exc
 
     def open(self, uri: str, start: int = 0, end: int | None = None) -> BinaryIO:
