@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-
 from ..exceptions import NotFoundInStore
+from ..per_process import ProcessLock
 from ..store import Store
 
 
@@ -15,7 +14,7 @@ class MemoryRaw(Store):
 
     def __init__(self, blobs: dict[str, bytes] | None = None) -> None:
         self.blobs: dict[str, bytes] = dict(blobs or {})
-        self._lock = threading.Lock()
+        self._lock = ProcessLock()
 
     def is_valid(self, uri: str) -> bool:
         return isinstance(uri, str) and bool(uri)
@@ -35,12 +34,3 @@ class MemoryRaw(Store):
         self.check_uri(uri)
         with self._lock:
             self.blobs[uri] = bytes(data)
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
