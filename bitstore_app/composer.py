@@ -10,6 +10,7 @@ from typing import Any
 
 from .core import Sha1Cache, Sha1Composite, Sha1Store, Store
 from .core.breaker import shared_breaker
+from .core.exceptions import TierConfigError
 from .core.guard import GuardedStore
 from .core.sha1 import Sha1FormatMixin
 from .core.tiers import KINDS, tier_class
@@ -17,14 +18,6 @@ from .credentials import ANONYMOUS, CredentialsError, resolve
 
 #: Kinds whose classes take the tier's timeouts and retries as keyword options.
 TIMEOUT_KINDS = {"s3", "gs", "http_api"}
-
-
-class TierConfigError(ValueError):
-    """A tier definition that cannot be built; `field` names the part that is wrong."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from .exceptions import (
     InvalidDataFound,
     NotFoundInStore,
     NotFoundWhileUnavailable,
+    NoWritableTier,
     StoreNotAvailable,
 )
 from .first_hit import ProbePool, first_hit, threads_for
@@ -277,4 +278,4 @@ class Composite(Store):
             if self.index is not None:
                 self.index.remember(key, str(target))
             return
-        raise NotImplementedError(f"{type(self).__name__} has no tier that can write {key}")
+        raise NoWritableTier(self, key)

@@ -22,7 +22,7 @@ from .breaker import (
     shared_breaker,
     states,
 )
-from .exceptions import NotFoundInStore
+from .exceptions import InvalidDataFound, NotFoundInStore
 from .negative_cache import NegativeCache
 from .store import Store
 from .wrapper import StoreWrapper
@@ -77,9 +77,10 @@ class GuardedStore(StoreWrapper):
         generation = self.misses.generation()
         try:
             return method(*args)
-        except NotFoundInStore as exc:
-            if type(exc) is NotFoundInStore:  # not InvalidDataFound: that is recorded each time
-                self.misses.add(uri, generation)
+        except InvalidDataFound:
+            raise  # not remembered: a tier holding bad bytes is recorded each time
+        except NotFoundInStore:
+            self.misses.add(uri, generation)
             raise
 
     def exists(self, uri: str) -> bool:
