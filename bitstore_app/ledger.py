@@ -64,9 +64,10 @@ class LedgerBuffer:
             "sha1": fetch.uri,
             "tier_id": tier_ids.get(fetch.served_by),
             "tier_name": fetch.served_by or "",
-            "outcome": fetch.outcome,
+            "outcome": str(fetch.outcome),
             "attempts": [
-                {"tier": a.tier, "outcome": a.outcome, "ms": round(a.seconds * 1000, 3)}
+                {"tier": a.tier, "outcome": str(a.outcome), "ms": round(a.seconds * 1000, 3)}
+                | ({"reason": str(a.reason)} if a.reason else {})
                 | ({"detail": a.detail[:500]} if a.detail else {})
                 for a in fetch.attempts
             ],

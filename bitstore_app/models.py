@@ -8,6 +8,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from .core.outcomes import FETCH_OUTCOMES, Outcome
 from .querysets import FetchRecordQuerySet, TierQuerySet
 
 KIND_HELP = (
@@ -156,11 +157,11 @@ class ConfigVersion(models.Model):
 class FetchRecord(models.Model):
     """One fetch of one blob: who asked, which tiers were tried, and what each said."""
 
-    HIT = "hit"
-    NOT_FOUND = "not_found"
-    ERROR = "error"
-    INVALID = "invalid"
-    OUTCOMES = [(HIT, "Hit"), (NOT_FOUND, "Not found"), (ERROR, "Error"), (INVALID, "Invalid data")]
+    HIT = Outcome.HIT.value
+    NOT_FOUND = Outcome.NOT_FOUND.value
+    ERROR = Outcome.ERROR.value
+    INVALID = Outcome.INVALID.value
+    OUTCOMES = [(outcome.value, outcome.label) for outcome in FETCH_OUTCOMES]
 
     sha1 = models.CharField(max_length=40, verbose_name="SHA1")
     tier = models.ForeignKey(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from .core.outcomes import Outcome
+
 
 class TierQuerySet(models.QuerySet):
     """Tiers; bulk writes bump the configuration version like single saves do."""
@@ -46,7 +48,7 @@ class FetchRecordQuerySet(models.QuerySet):
 
     def last_served(self, sha1: str):
         """Return the latest hit for `sha1`, or None."""
-        return self.for_sha1(sha1).filter(outcome="hit").first()
+        return self.for_sha1(sha1).filter(outcome=Outcome.HIT).first()
 
     def since(self, moment) -> FetchRecordQuerySet:
         return self.filter(created_at__gte=moment)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from .exceptions import NotFoundInStore, StoreNotAvailable
+from .outcomes import SkipReason
 from .per_process import PerProcess, ProcessLock
 
 __all__ = [
@@ -45,6 +46,8 @@ _registry_lock = ProcessLock()
 
 class CircuitOpen(StoreNotAvailable):
     """The tier failed too often lately and is skipped until its cool-down ends."""
+
+    skip_reason = SkipReason.CIRCUIT_OPEN
 
 
 class _Counts:

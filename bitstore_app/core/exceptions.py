@@ -2,7 +2,7 @@
 
     BitstoreError
       StoreNotAvailable           a tier could not be asked (CircuitOpen: it is being skipped)
-      NotFoundInStore             no tier holds the blob
+      NotFoundInStore             no tier holds the blob (KnownMissing: it said so moments ago)
         NotFoundWhileUnavailable  ... of those that answered: retry later
         InvalidDataFound          the data found does not match its SHA1
           InvalidDataGiven        the data given to a put does not match its SHA1 (ValueError)
@@ -40,6 +40,9 @@ __all__ = [
 
 class BitstoreError(Exception):
     """Base of the errors raised by stores; pickles with its constructor arguments."""
+
+    #: Set on errors that mean a tier was not asked at all: a `SkipReason` value.
+    skip_reason: str | None = None
 
     def __init__(self, message: str, *params: object) -> None:
         self._params = params

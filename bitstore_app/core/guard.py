@@ -23,7 +23,7 @@ from .breaker import (
     states,
 )
 from .exceptions import InvalidDataFound, NotFoundInStore
-from .negative_cache import NegativeCache
+from .negative_cache import KnownMissing, NegativeCache
 from .store import Store
 from .wrapper import StoreWrapper
 
@@ -73,7 +73,7 @@ class GuardedStore(StoreWrapper):
 
     def _read(self, uri: str, method: Callable[..., T], *args: Any) -> T:
         if uri in self.misses:
-            raise NotFoundInStore(self, uri)
+            raise KnownMissing(self, uri)
         generation = self.misses.generation()
         try:
             return method(*args)

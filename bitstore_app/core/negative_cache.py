@@ -10,9 +10,17 @@ import threading
 import time
 from collections import OrderedDict
 
+from .exceptions import NotFoundInStore
+from .outcomes import SkipReason
 from .per_process import PerProcess
 
-__all__ = ["NegativeCache"]
+__all__ = ["KnownMissing", "NegativeCache"]
+
+
+class KnownMissing(NotFoundInStore):
+    """The tier said moments ago that it does not hold the URI, so it was not asked again."""
+
+    skip_reason = SkipReason.NEGATIVE_CACHE
 
 
 class _Misses:
