@@ -9,16 +9,12 @@ from django.db import models
 from django.db.models import F, Q
 
 from .core.outcomes import FETCH_OUTCOMES, Outcome
+from .core.tiers import kind_help, location_help
 from .querysets import FetchRecordQuerySet, TierQuerySet
 
-KIND_HELP = (
-    "s3, gs, filesystem, django_storage, http_api, or the dotted path of a custom Store or "
-    "Sha1APISource class."
-)
-LOCATION_HELP = (
-    "s3://bucket/prefix/ for s3, gs://bucket/prefix/ for gs, an absolute folder for "
-    "filesystem, a STORAGES alias for django_storage, a base URL for http_api."
-)
+#: What each kind takes, as its class says (core/tiers/).
+KIND_HELP = kind_help()
+LOCATION_HELP = location_help()
 CREDENTIALS_HELP = (
     "Empty for the default chain, 'anonymous', the name of an entry in "
     "BITSTORE['CREDENTIALS'], or env:VARIABLE (JSON). Never a secret itself."

@@ -11,7 +11,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.utils.module_loading import import_string
 
-from bitstore_app.core.exceptions import InvalidURI, NotFoundInStore, StoreNotAvailable
+from bitstore_app.core.exceptions import (
+    InvalidURI,
+    NotFoundInStore,
+    StoreNotAvailable,
+    TierConfigError,
+)
 from bitstore_app.core.per_process import PerProcess
 from bitstore_app.core.store import Store
 from bitstore_app.core.tiers.filesystem import RELATIVE_KEY_HINT, relative_parts
@@ -31,6 +36,23 @@ class DjangoStorageRaw(Store):
     """
 
     URI_HINT = RELATIVE_KEY_HINT
+    LOCATION_HINT = "a STORAGES alias"
+
+    @classmethod
+    def tier_arguments(cls, location: str, role: str, credentials: Any) -> tuple[list, dict]:
+        from django.conf import settings
+
+        if location not in settings.STORAGES:
+            known = ", ".join(sorted(settings.STORAGES))
+            raise TierConfigError(
+                f"the location must be a storage alias from STORAGES ({known}), not '{location}'",
+                "location",
+            )
+        return [location], {}
+
+    @classmethod
+    def key_prefix(cls, location: str) -> str:
+        return ""  # the location names the storage, keys are relative to its root
 
     def __init__(self, storage: Storage | str) -> None:
         if isinstance(storage, str):

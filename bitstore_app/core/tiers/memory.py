@@ -11,6 +11,7 @@ class MemoryRaw(Store):
     """Blobs in a dict keyed by any non-empty string."""
 
     URI_HINT = "any non-empty key"
+    LOCATION_HINT = "a key prefix such as blobs/ (or nothing)"
 
     def __init__(self, blobs: dict[str, bytes] | None = None) -> None:
         self.blobs: dict[str, bytes] = dict(blobs or {})

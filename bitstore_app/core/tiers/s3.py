@@ -11,6 +11,7 @@ from ..exceptions import MissingExtra, NotFoundInStore, StoreNotAvailable
 from ..reader import StreamReader
 from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..store import BytesReader, Store
+from . import require_bucket_location
 
 ANONYMOUS = "anonymous"
 URI_REGEX = re.compile(r"^s3://([^/]+)/(.+)$")
@@ -69,6 +70,13 @@ class S3Raw(LazyClient, Store):
 
     URI_REGEX = URI_REGEX
     URI_HINT = "s3://bucket/..."
+    LOCATION_HINT = "s3://bucket/prefix/"
+    TIER_TIMEOUTS = True
+
+    @classmethod
+    def tier_arguments(cls, location: str, role: str, credentials: Any) -> tuple[list, dict]:
+        require_bucket_location(location, "s3://")
+        return [credentials], {}
 
     def __init__(
         self,
