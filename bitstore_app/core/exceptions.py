@@ -143,8 +143,8 @@ class NoWritableTier(BitstoreError, NotImplementedError):
         self.store_name = _name(store)
         self.uri = str(uri)
         super().__init__(
-            f"{self.store_name} does not implement the 'put' method: no tier can write "
-            f"'{self.uri}'",
+            f"{self.store_name} does not implement the 'put' method: it has no tier that can "
+            f"write '{self.uri}'",
             self.store_name,
             self.uri,
         )

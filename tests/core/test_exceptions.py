@@ -21,6 +21,7 @@ from bitstore_app.core import (
     NotFoundInStore,
     NotFoundWhileUnavailable,
     NoWritableTier,
+    Sha1APISource,
     Sha1Cache,
     Sha1Composite,
     Sha1Store,
@@ -119,7 +120,8 @@ def test_a_put_with_no_writable_tier_says_the_composite_does_not_implement_put()
         store.put(sha1_of(data), data)
     assert type(caught.value) is NoWritableTier
     assert str(caught.value) == (
-        f"Sha1Composite does not implement the 'put' method: no tier can write '{sha1_of(data)}'"
+        "Sha1Composite does not implement the 'put' method: it has no tier that can write "
+        f"'{sha1_of(data)}'"
     )
 
 
@@ -138,12 +140,11 @@ def test_a_put_of_bytes_that_do_not_match_says_so():
     assert raw.blobs == {}
 
 
-class ReadOnly(Sha1Store):
-    def __init__(self):
-        super().__init__(MemoryRaw(), "blobs/")
+class ReadOnly(Sha1APISource):
+    """An API source: it can be read, never written."""
 
-    def put(self, sha1, data):
-        raise NotImplementedError("read-only")
+    def api_get(self, sha1):
+        return None
 
 
 def _raise_not_found(uri):

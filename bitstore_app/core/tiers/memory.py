@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..exceptions import NotFoundInStore
 from ..per_process import ProcessLock
 from ..store import Store
+from ..writer import BlobWriter
 
 
 class MemoryRaw(Store):
@@ -35,3 +36,24 @@ class MemoryRaw(Store):
         self.check_uri(uri)
         with self._lock:
             self.blobs[uri] = bytes(data)
+
+    def open_writer(self, uri: str) -> BlobWriter:
+        self.check_uri(uri)
+        return _MemoryWriter(lambda data: self.put(uri, data))
+
+
+class _MemoryWriter(BlobWriter):
+    """Chunks kept in a list and joined on commit (the blob lives in memory anyway)."""
+
+    def __init__(self, put) -> None:
+        self._put = put
+        self._chunks: list[bytes] = []
+
+    def _write(self, chunk: bytes) -> None:
+        self._chunks.append(bytes(chunk))
+
+    def _commit(self) -> None:
+        self._put(b"".join(self._chunks))
+
+    def _abort(self) -> None:
+        self._chunks = []
