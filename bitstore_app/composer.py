@@ -63,9 +63,20 @@ def build_tier(spec: TierSpec, guarded: bool = True) -> Store:
 def validate(spec: TierSpec) -> None:
     """Raise `TierConfigError`, naming the field at fault, unless the tier can be built.
 
-    Nothing is connected to and nothing is kept: `Tier.clean()` and the checks call this.
+    Nothing is connected to and nothing is kept: `Tier.clean()` (through `build_errors`) and
+    the checks call this.
     """
     _store(spec)
+
+
+def build_errors(tier: Any) -> dict[str, str]:
+    """Return {field: message} for what stops a `Tier` row from being built ({} if nothing):
+    `Tier.clean()` calls this, so the error goes on the field at fault."""
+    try:
+        validate(TierSpec.of(tier))
+    except TierConfigError as exc:
+        return {exc.field or "__all__": str(exc)}
+    return {}
 
 
 def _store(spec: TierSpec) -> Store:
@@ -225,4 +236,12 @@ def build_composite(specs: list[TierSpec], on_error=None) -> Sha1Composite:
     return composite
 
 
-__all__ = ["KINDS", "TierConfigError", "TierSpec", "build_composite", "build_tier", "validate"]
+__all__ = [
+    "KINDS",
+    "TierConfigError",
+    "TierSpec",
+    "build_composite",
+    "build_errors",
+    "build_tier",
+    "validate",
+]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ClassVar
+
 from django.conf import settings
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -105,16 +108,13 @@ class Tier(models.Model):
             raise ValidationError("The cool-down and the negative cache TTL cannot be negative.")
         if not isinstance(self.options, dict):
             raise ValidationError({"options": "Options must be a JSON object, such as {}."})
-        self._validate_by_building()
+        errors = type(self).build_errors(self)
+        if errors:
+            raise ValidationError(errors)
 
-    def _validate_by_building(self) -> None:
-        """Refuse what the tier's class would: the error goes on the field at fault."""
-        from .composer import TierConfigError, TierSpec, validate
-
-        try:
-            validate(TierSpec.of(self))
-        except TierConfigError as exc:
-            raise ValidationError({exc.field or NON_FIELD_ERRORS: str(exc)}) from None
+    #: Return {field: message} for what would stop this tier from being built. Models build
+    #: no tiers: the app's `ready()` sets this to the composer's `build_errors`.
+    build_errors: ClassVar[Callable[[Tier], dict[str, str]]] = staticmethod(lambda tier: {})
 
     def save(self, *args, **kwargs) -> None:
         # The database constraint is the guarantee; this says which tier is in the way.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.db import models
 
 from .core.outcomes import Outcome
@@ -15,29 +16,27 @@ class TierQuerySet(models.QuerySet):
 
     def update(self, **kwargs):
         rows = super().update(**kwargs)
-        _bump()
+        self._bump()
         return rows
 
     def bulk_update(self, objs, fields, batch_size=None):
         rows = super().bulk_update(objs, fields, batch_size=batch_size)
-        _bump()
+        self._bump()
         return rows
 
     def bulk_create(self, objs, *args, **kwargs):
         created = super().bulk_create(objs, *args, **kwargs)
-        _bump()
+        self._bump()
         return created
 
     def delete(self):
         result = super().delete()
-        _bump()
+        self._bump()
         return result
 
-
-def _bump() -> None:
-    from .models import ConfigVersion
-
-    ConfigVersion.bump()
+    def _bump(self) -> None:
+        # Looked up in the app registry: models.py imports this module, not the other way.
+        apps.get_model(self.model._meta.app_label, "ConfigVersion").bump()
 
 
 class FetchRecordQuerySet(models.QuerySet):
