@@ -9,21 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core.exceptions import (
-    BitstoreError,
-    ConfigurationError,
-    CredentialsError,
-    InvalidDataFound,
-    InvalidDataGiven,
-    InvalidURI,
-    MissingExtra,
-    NoCacheTier,
-    NotFoundInStore,
-    NotFoundWhileUnavailable,
-    NoWritableTier,
-    StoreNotAvailable,
-    TierConfigError,
-)
+from .core import exceptions as _errors
+from .core.exceptions import *  # noqa: F403 - the errors, as named in core/exceptions.py
 
 
 def get(sha1: str) -> bytes:
@@ -61,23 +48,4 @@ def open(sha1: str, start: int = 0, end: int | None = None) -> Any:  # noqa: A00
     return services.open_recorded(sha1, start, end)
 
 
-__all__ = [
-    "BitstoreError",
-    "ConfigurationError",
-    "CredentialsError",
-    "InvalidDataFound",
-    "InvalidDataGiven",
-    "InvalidURI",
-    "MissingExtra",
-    "NoCacheTier",
-    "NoWritableTier",
-    "NotFoundInStore",
-    "NotFoundWhileUnavailable",
-    "StoreNotAvailable",
-    "TierConfigError",
-    "exists",
-    "get",
-    "get_many",
-    "open",
-    "put",
-]
+__all__ = [*_errors.__all__, "exists", "get", "get_many", "open", "put"]

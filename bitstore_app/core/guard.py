@@ -11,35 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, BinaryIO, TypeVar
 
-from .breaker import (
-    CLOSED,
-    HALF_OPEN,
-    OPEN,
-    STATES,
-    CircuitBreaker,
-    CircuitOpen,
-    reset,
-    shared_breaker,
-    states,
-)
+from . import breaker
+from .breaker import *  # noqa: F403 - re-exported where they used to live
+from .breaker import CircuitBreaker
 from .exceptions import InvalidDataFound, NotFoundInStore
 from .negative_cache import KnownMissing, NegativeCache
 from .store import Store
 from .wrapper import StoreWrapper
 
-__all__ = [
-    "CLOSED",
-    "HALF_OPEN",
-    "OPEN",
-    "STATES",
-    "CircuitBreaker",
-    "CircuitOpen",
-    "GuardedStore",
-    "NegativeCache",
-    "reset",
-    "shared_breaker",
-    "states",
-]
+__all__ = [*breaker.__all__, "GuardedStore", "NegativeCache"]
 
 T = TypeVar("T")
 
