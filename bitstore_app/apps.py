@@ -10,6 +10,11 @@ class BitstoreConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, signals  # noqa: F401 - connects receivers, registers checks
+        from .composer import build_errors
+        from .models import Tier
+
+        # A tier is validated by building it, which models do not do themselves.
+        Tier.build_errors = staticmethod(build_errors)
         from .ledger import exit_on_sigterm
 
         exit_on_sigterm()

@@ -9,12 +9,9 @@ from typing import Any
 from django.views.decorators.debug import sensitive_variables
 
 from .conf import bitstore_settings
+from .core.exceptions import CredentialsError
 
 ANONYMOUS = "anonymous"
-
-
-class CredentialsError(ValueError):
-    """A credentials reference that does not resolve."""
 
 
 @sensitive_variables()  # it reads secrets from the environment

@@ -8,12 +8,12 @@ from functools import partial
 from typing import Any, BinaryIO
 
 from ..clients import LazyClient
-from ..exceptions import MissingExtra, NotFoundInStore, StoreNotAvailable
+from ..exceptions import MissingExtra, NotFoundInStore, StoreNotAvailable, TierConfigError
 from ..reader import StreamReader
 from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..store import BytesReader, Store
 from ..writer import BlobWriter, SpooledWriter
-from . import OptionError
+from . import require_bucket_location
 
 ANONYMOUS = "anonymous"
 URI_REGEX = re.compile(r"^s3://([^/]+)/(.+)$")
@@ -67,7 +67,7 @@ def _check_session_arguments(credentials: Any) -> None:
     if credentials is None or credentials == ANONYMOUS:
         return
     if not isinstance(credentials, dict):
-        raise OptionError(
+        raise TierConfigError(
             "S3 credentials must be a JSON object of boto3.Session arguments, 'anonymous', or "
             f"empty for the default chain, not {type(credentials).__name__}",
             "credentials",
@@ -76,7 +76,7 @@ def _check_session_arguments(credentials: Any) -> None:
     accepted = set(inspect.signature(boto3.Session.__init__).parameters) - {"self"}
     unknown = sorted(set(credentials) - accepted)
     if unknown:
-        raise OptionError(
+        raise TierConfigError(
             f"the S3 credentials hold key(s) boto3.Session does not accept: {', '.join(unknown)}"
             f" (it accepts: {', '.join(sorted(accepted))})",
             "credentials",
@@ -110,6 +110,13 @@ class S3Raw(LazyClient, Store):
 
     URI_REGEX = URI_REGEX
     URI_HINT = "s3://bucket/..."
+    LOCATION_HINT = "s3://bucket/prefix/"
+    TIER_TIMEOUTS = True
+
+    @classmethod
+    def tier_arguments(cls, location: str, role: str, credentials: Any) -> tuple[list, dict]:
+        require_bucket_location(location, "s3://")
+        return [credentials], {}
 
     def __init__(
         self,
