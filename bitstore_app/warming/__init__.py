@@ -4,10 +4,11 @@ The names below are the public ones (`bitstore_app.warming.start_warm_job`, ...)
 """
 
 from .chunks import retry_delay, warm_chunk
-from .jobs import Entries, create_job, retry_job, run_here, start_warm_job
+from .jobs import MAX_CHUNK_SIZE, Entries, create_job, retry_job, run_here, start_warm_job
 from .one_blob import NoCacheTier
 
 __all__ = [
+    "MAX_CHUNK_SIZE",
     "Entries",
     "NoCacheTier",
     "create_job",

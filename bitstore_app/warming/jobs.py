@@ -24,6 +24,9 @@ from .chunk_task import warm_chunk as warm_chunk_task
 from .chunks import retry_delay, warm_chunk
 from .one_blob import current_plan
 
+#: The largest chunk size the database holds (WarmJob.chunk_size, a PositiveIntegerField).
+MAX_CHUNK_SIZE = 2**31 - 1
+
 logger = logging.getLogger(__name__)
 
 
@@ -95,9 +98,9 @@ def _create(
     retry_of: int | None = None,
 ) -> tuple[WarmJob, list[list[str]]]:
     current_plan()  # no cache tier: say so now rather than in every task
-    size = int(chunk_size or bitstore_settings.WARM_CHUNK_SIZE)
-    if size < 1:
-        raise ValueError(f"the chunk size must be at least 1, not {size}")
+    size = int(bitstore_settings.WARM_CHUNK_SIZE if chunk_size is None else chunk_size)
+    if not 1 <= size <= MAX_CHUNK_SIZE:
+        raise ValueError(f"chunk_size must be a whole number from 1 to {MAX_CHUNK_SIZE}")
     chunks = entries.chunks(size)
     done_at = None if chunks else timezone.now()  # nothing to fetch: done as it is created
     with transaction.atomic():  # a savepoint, so that a duplicate task_id leaves no trace

@@ -15,8 +15,7 @@ from ..models import WarmJob
 from . import access
 from .responses import allow_methods, csrf_denial, json_error
 
-#: The largest chunk size the database holds (a PositiveIntegerField).
-MAX_CHUNK_SIZE = 2**31 - 1
+MAX_CHUNK_SIZE = warming.MAX_CHUNK_SIZE
 #: The deepest nesting a valid body has (an object, its list, an item), with room to spare.
 MAX_DEPTH = 4
 #: The largest job id the database holds (a BigAutoField).

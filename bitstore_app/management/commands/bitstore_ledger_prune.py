@@ -15,8 +15,14 @@ class Command(BaseCommand):
         parser.add_argument("--older-than", type=float, required=True, metavar="DAYS")
 
     def handle(self, older_than, **options):
-        if older_than < 0:
-            raise CommandError("--older-than must be zero or more days")
-        cutoff = timezone.now() - timedelta(days=older_than)
+        try:
+            if not older_than >= 0:  # NaN too
+                raise ValueError
+            cutoff = timezone.now() - timedelta(days=older_than)
+        except (ValueError, OverflowError):
+            raise CommandError(
+                f"--older-than must be a number of days from 0 to what a date holds, not "
+                f"{older_than}"
+            ) from None
         deleted, _ = FetchRecord.objects.filter(created_at__lt=cutoff).delete()
         self.stdout.write(f"Deleted {deleted} ledger records older than {older_than:g} days.")
