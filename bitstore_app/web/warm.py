@@ -97,7 +97,7 @@ def warm_job(request: HttpRequest, job_id: str) -> HttpResponse:
     number = int(job_id) if job_id.isascii() and job_id.isdigit() and len(job_id) < 20 else 0
     job = WarmJob.objects.filter(pk=number).first() if 0 < number <= MAX_JOB_ID else None
     if job is None:
-        return json_error(404, f"there is no warm job {job_id[:40]!r}")
+        return json_error(404, f"there is no warm job {job_id[:40]}")
     return JsonResponse(_job_state(job), headers={"Cache-Control": "no-store"})
 
 
