@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import profiling
 from .data import MIB
-from .servers import Emulators
+from .servers import Emulators, Server
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,30 @@ QUICK = Sizes(
 )
 
 
+class Unavailable(Exception):
+    """A case cannot run here; the message says why."""
+
+
 @dataclass
 class Bench:
     sizes: Sizes
     emulators: Emulators
     folder: Path
     profiles: Path | None = None
+    #: nginx serving `files` path-style: the read-only S3 stand-in of the throughput cases.
+    nginx: Server | None = None
+    files: Path | None = None
+
+    def server_pids(self) -> tuple[int, ...]:
+        """Return the processes of the servers the benchmark started (not the client's)."""
+        servers = [self.emulators.s3, self.emulators.gcs, self.nginx]
+        return tuple(server.pid for server in servers if server is not None)
+
+    def need_nginx(self) -> Server:
+        """Return the nginx stand-in, or raise why a case cannot run without it."""
+        if self.nginx is None:
+            raise Unavailable("nginx is not installed (make bench installs nginx-light)")
+        return self.nginx
 
     def profile(self, name: str, work: Callable[[], object]) -> None:
         """With `--profile`, run `work` once more under pyinstrument and keep the report."""
