@@ -62,12 +62,20 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
                 results.append(CaseResult(number, module.TITLE, available=False, notes=["failed"]))
             print(f"case {number}: done in {time.perf_counter() - started:.1f} s", flush=True)
+        stop_ledger()
     document = save(results, options.quick, options.output)
     print("\n".join(table_lines(results)))
     if options.markdown:
         options.markdown.write_text(markdown(results, document))
     print(f"results written to {options.output}")
     return 1 if failed else 0
+
+
+def stop_ledger() -> None:
+    """Write the ledger and stop its thread while the benchmark's database still exists."""
+    ledger = sys.modules.get("bitstore_app.ledger")
+    if ledger is not None:
+        ledger.buffer.close()
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ class Sizes:
     django_blobs: int = 200  # case 5
     warm_count: int = 2000  # case 6
     warm_repeats: int = 2
+    disk_blobs: int = 200  # case 8: 4 KiB blobs read in turn (a twentieth as many of 1 MiB)
+    disk_calls: int = 5000  # gets per contender per round
+    disk_many: int = 10000  # blobs of its get_many
 
 
 FULL = Sizes()
@@ -38,6 +41,9 @@ QUICK = Sizes(
     django_blobs=10,
     warm_count=20,
     warm_repeats=1,
+    disk_blobs=20,
+    disk_calls=40,
+    disk_many=100,
 )
 
 

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+class _Call:
+    """One running call: its outcome, and an event made only once a second caller waits
+    (a Future per call cost as much as the rest of a cache hit's bookkeeping)."""
+
+    __slots__ = ("value", "error", "event")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.event: threading.Event | None = None
 
 
 class SingleFlight:
@@ -16,27 +27,33 @@ class SingleFlight:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._calls: dict[str, Future] = {}
+        self._calls: dict[str, _Call] = {}
 
     def do(self, key: str, work: Callable[[], T]) -> T:
         with self._lock:
-            future = self._calls.get(key)
-            leader = future is None
+            call = self._calls.get(key)
+            leader = call is None
             if leader:
-                future = self._calls[key] = Future()
+                call = self._calls[key] = _Call()
+            elif call.event is None:
+                call.event = threading.Event()
         if not leader:
-            return future.result()
+            call.event.wait()
+            if call.error is not None:
+                raise call.error
+            return call.value
         try:
-            result = work()
+            call.value = work()
+            return call.value
         except BaseException as exc:
-            future.set_exception(exc)
+            call.error = exc
             raise
-        else:
-            future.set_result(result)
-            return result
         finally:
-            with self._lock:
+            with self._lock:  # under the lock, no waiter can arrive after the event is read
                 del self._calls[key]
+                event = call.event
+            if event is not None:
+                event.set()
 
     def __getstate__(self) -> dict:
         return {}
