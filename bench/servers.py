@@ -214,7 +214,11 @@ http {{
     listen {host}:{port};
     root {root};
     location = / {{ default_type application/xml; return 200 '{buckets}'; }}
-    location / {{ try_files $uri =404; }}
+    location / {{
+      dav_methods PUT DELETE;
+      create_full_put_path on;
+      client_max_body_size 0;
+    }}
   }}
 }}
 """
@@ -226,9 +230,10 @@ def nginx_available() -> bool:
 
 @contextmanager
 def nginx_s3(root: Path, bucket: str):
-    """Run nginx serving `root/<bucket>/<key>` path-style, which boto3's GetObject and
-    HeadObject read as S3 (a missing key is a 404): a read-only S3 stand-in that spends
-    a small fraction of the client's CPU per request (moto spends more than the client).
+    """Run nginx serving `root/<bucket>/<key>` path-style, which boto3's GetObject,
+    HeadObject, PutObject and DeleteObject take for S3 (a missing key is a 404; a PUT is
+    written to a temporary file and renamed): an S3 stand-in that spends a small fraction of
+    the client's CPU per request, where moto spends more than the client.
 
     `make bench` installs Debian's `nginx-light` when /usr/sbin/nginx is missing.
     """
