@@ -6,6 +6,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .per_process import PerProcess, ProcessLock
+
 T = TypeVar("T")
 
 
@@ -26,15 +28,17 @@ class SingleFlight:
     its result, or its exception."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: dict[str, _Call] = {}
+        # Calls led by the threads of this process: a forked child waits on none of them.
+        self._calls: PerProcess[dict[str, _Call]] = PerProcess()
+        self._lock = ProcessLock()
 
     def do(self, key: str, work: Callable[[], T]) -> T:
         with self._lock:
-            call = self._calls.get(key)
+            calls = self._calls.get(dict)
+            call = calls.get(key)
             leader = call is None
             if leader:
-                call = self._calls[key] = _Call()
+                call = calls[key] = _Call()
             elif call.event is None:
                 call.event = threading.Event()
         if not leader:
@@ -50,13 +54,7 @@ class SingleFlight:
             raise
         finally:
             with self._lock:  # under the lock, no waiter can arrive after the event is read
-                del self._calls[key]
+                calls.pop(key, None)
                 event = call.event
             if event is not None:
                 event.set()
-
-    def __getstate__(self) -> dict:
-        return {}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 from abc import ABC, abstractmethod
-from typing import BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 from .exceptions import InvalidURI, NotFoundInStore
+from .writer import BlobWriter, put_on_commit
 
 
 class Store(ABC):
@@ -19,6 +20,26 @@ class Store(ABC):
     #: A label for traces, logs and the ledger; defaults to a description of the store.
     name: str | None = None
 
+    # How a tier row (a kind, a location, a role, credentials, options) builds this class:
+    # each kind says it here, and the composer, the model's help texts, the admin form and
+    # the checks read it. A custom class named by its dotted path gets these defaults.
+    #: The location a tier of this kind takes, for help texts: "s3://bucket/prefix/".
+    LOCATION_HINT: ClassVar[str] = "whatever its class makes of it: a key prefix by default"
+    #: Whether the tier's timeouts and retries are passed as the options of the same names.
+    TIER_TIMEOUTS: ClassVar[bool] = False
+
+    @classmethod
+    def tier_arguments(cls, location: str, role: str, credentials: Any) -> tuple[list, dict]:
+        """Return the positional arguments and the default options that build this class for
+        a tier row, from its location, role and resolved credentials; raise `TierConfigError`
+        naming the field at fault."""
+        return [], ({} if credentials is None else {"credentials": credentials})
+
+    @classmethod
+    def key_prefix(cls, location: str) -> str:
+        """Return what a tier row's SHA1 keys start with: by default its location."""
+        return location
+
     @abstractmethod
     def is_valid(self, uri: str) -> bool:
         """Return whether the URI is of a form this store accepts."""
@@ -29,7 +50,22 @@ class Store(ABC):
 
     def put(self, uri: str, data: bytes) -> None:
         """Store the blob; stores that cannot write say so."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement the 'put' method")
+        raise self._cannot_put()
+
+    def _cannot_put(self) -> NotImplementedError:
+        return NotImplementedError(f"{type(self).__name__} does not implement the 'put' method")
+
+    def open_writer(self, uri: str) -> BlobWriter:
+        """Return a writer for the blob; stores with no streaming write spool it and `put`
+        it on commit. A store that cannot write raises `NotImplementedError` here."""
+        self.check_uri(uri)
+        if not self.can_write():
+            raise self._cannot_put()
+        return put_on_commit(lambda data: self.put_or_raise(uri, data))
+
+    def can_write(self) -> bool:
+        """Return whether the store implements `put`."""
+        return type(self).put is not Store.put
 
     def forget(self, uri: str) -> None:
         """Drop any memory that the URI is missing (it was just written somewhere)."""
