@@ -2,17 +2,20 @@
 
 Everything is registered in `REGISTRY`, bitstore's own, not prometheus-client's global one,
 so a project's other metrics are neither mixed in nor exported twice. Tier counters are
-counted in the process that fetched (run prometheus-client's multiprocess mode, or scrape
-each process, when a server runs several); warm jobs and the ledger are read when scraped.
+counted in the process that fetched. With `PROMETHEUS_MULTIPROC_DIR` set (the shipped
+gunicorn configuration sets it), every process writes them into files there, and a scrape
+answers with the sum over all processes; warm jobs and the ledger are read when scraped.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from .core import guard, trace
 from .ledger import buffer as ledger
@@ -137,11 +140,35 @@ def _warm_job_metrics():
     )
 
 
-REGISTRY.register(_ScrapeTimeCollector())
+_SCRAPE_TIME = _ScrapeTimeCollector()
+REGISTRY.register(_SCRAPE_TIME)
+
+
+class _AllProcessesCollector:
+    """bitstore's counters summed over every process that wrote them into the folder (a
+    project's own metrics there are its to export)."""
+
+    def __init__(self, folder: str) -> None:
+        self._files = MultiProcessCollector(None, folder)
+
+    def collect(self):
+        for family in self._files.collect():
+            if family.name.startswith("bitstore_"):
+                yield family
+
+
+def _scraped() -> CollectorRegistry:
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return REGISTRY
+    registry = CollectorRegistry()
+    registry.register(_AllProcessesCollector(folder))
+    registry.register(_SCRAPE_TIME)
+    return registry
 
 
 def exposition(accept: str = "") -> tuple[bytes, str]:
     """Return every bitstore metric, and its content type: Prometheus' text format, or
     OpenMetrics when the Accept header asks for it."""
     encoder, content_type = choose_encoder(accept)
-    return encoder(REGISTRY), content_type
+    return encoder(_scraped()), content_type

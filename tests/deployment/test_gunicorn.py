@@ -1,0 +1,154 @@
+"""The shipped gunicorn configuration under a real gunicorn with three workers: `/metrics`
+sums the counts of every worker, also of one that exited, and a worker that exits writes its
+ledger records first."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from bitstore_app.models import FetchRecord
+from bitstore_app.signed_urls import signed_blob_url
+from tests.app.conftest import REPO, live_db_url  # noqa: F401 - the test database
+from tests.helpers import free_port, wait_for_port
+from tests.http.conftest import FolderTier
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+FETCHES = 60
+DATA = b"one blob, fetched from every worker " * 100
+#: The ledger is written only when a worker exits (no count or interval comes first).
+NO_FLUSH = {"LEDGER_FLUSH_COUNT": 100_000, "LEDGER_FLUSH_INTERVAL": 3600}
+
+
+class Gunicorn:
+    """`gunicorn -c python:bitstore_app.gunicorn_config -w 3 project.wsgi`, as README says."""
+
+    def __init__(self, database_url, folder):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.access_log = folder / "access.log"
+        self.log = folder / "gunicorn.log"
+        environment = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("PROMETHEUS_", "prometheus_"))  # the config picks one
+        }
+        environment |= {
+            "DJANGO_SETTINGS_MODULE": "tests.deployment.server_settings",
+            "DATABASE_URL": database_url,
+            "BITSTORE_TEST_CONFIG": json.dumps(NO_FLUSH),
+        }
+        command = [
+            *(sys.executable, "-m", "gunicorn", "-c", "python:bitstore_app.gunicorn_config"),
+            *("--workers", "3", "--bind", f"127.0.0.1:{self.port}"),
+            *("--access-logfile", str(self.access_log), "--access-logformat", "%(p)s %(U)s"),
+            "project.wsgi",
+        ]
+        with open(self.log, "wb") as output:
+            self.process = subprocess.Popen(
+                command, cwd=REPO, env=environment, stdout=output, stderr=subprocess.STDOUT
+            )
+        wait_for_port("127.0.0.1", self.port, timeout=30)
+
+    def served(self, path_prefix):
+        """Return {worker pid: requests} of the requests whose path starts with the prefix."""
+        lines = self.access_log.read_text().splitlines()
+        pids = [
+            pid for pid, path in (line.split() for line in lines) if path.startswith(path_prefix)
+        ]
+        return Counter(int(pid.strip("<>")) for pid in pids)
+
+    def workers(self):
+        """Return the pids of the master's live workers."""
+        children = f"/proc/{self.process.pid}/task/{self.process.pid}/children"
+        with open(children) as listing:
+            return {int(pid) for pid in listing.read().split()}
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # graceful: workers finish and exit
+        self.process.wait(30)
+
+
+@pytest.fixture
+def gunicorn(live_db_url, tmp_path):  # noqa: F811
+    server = Gunicorn(live_db_url, tmp_path)
+    yield server
+    server.stop()
+
+
+def scrape(url):
+    """Return {(name, sorted labels): value} of one scrape of `/metrics`."""
+    response = requests.get(f"{url}/bitstore/metrics", timeout=10)
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def assert_every_fetch_counted(url, count):
+    # Each scrape is answered by whichever worker accepts it: every one must give the sum.
+    for _ in range(6):
+        samples = scrape(url)
+        assert samples[("bitstore_fetches_total", (("outcome", "hit"),))] == count
+        assert samples[("bitstore_tier_hits_total", (("tier", "disk"),))] == count
+        assert samples[("bitstore_tier_bytes_total", (("tier", "disk"),))] == count * len(DATA)
+        assert samples[("bitstore_tier_latency_seconds_count", (("tier", "disk"),))] == count
+
+
+def wait_until(condition, timeout, message):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.1)
+
+
+def test_metrics_sum_every_worker_and_exiting_workers_write_their_ledger(gunicorn, tmp_path):
+    sha1 = FolderTier(tmp_path / "tier").add(DATA)
+    blob = f"{gunicorn.url}{signed_blob_url(sha1)}"
+
+    def fetch(_):
+        # A connection per request, six at a time: the three workers share them.
+        response = requests.get(blob, headers={"Connection": "close"}, timeout=30)
+        assert response.status_code == 200 and response.content == DATA
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(fetch, range(FETCHES)))
+
+    served = gunicorn.served("/bitstore/blobs/")
+    assert sum(served.values()) == FETCHES
+    assert len(served) >= 2, f"one worker served every request: {served}"
+    assert_every_fetch_counted(gunicorn.url, FETCHES)
+    assert FetchRecord.objects.count() == 0  # still in the workers' buffers
+
+    # A worker that exits (gunicorn starts another) writes its records; its counts stay.
+    leaving, its_requests = served.most_common(1)[0]
+    os.kill(leaving, signal.SIGTERM)
+    wait_until(
+        lambda: leaving not in gunicorn.workers() and len(gunicorn.workers()) == 3,
+        30,
+        "the worker did not exit and get replaced",
+    )
+    wait_until(
+        lambda: FetchRecord.objects.count() >= its_requests, 10, "its records were not written"
+    )
+    assert FetchRecord.objects.count() == its_requests
+    assert_every_fetch_counted(gunicorn.url, FETCHES)
+
+    gunicorn.stop()
+    assert gunicorn.process.returncode == 0, gunicorn.log.read_text()
+    assert FetchRecord.objects.count() == FETCHES
+    assert set(FetchRecord.objects.values_list("sha1", "outcome")) == {(sha1, "hit")}
+    assert not re.search(r"Traceback|Exception during worker exit", gunicorn.log.read_text())
