@@ -27,10 +27,14 @@ test: $(DEV_STAMP)
 run: $(RUN_STAMP)
 	$(BIN)/python -m project.runner
 
-# The wheel a Django project installs (README, "Install into your project"), into dist/.
+# The wheel a Django project installs (README, "Install into your project"), into $(DIST).
+# setuptools' build/ would carry files deleted since the last build into the wheel: drop it.
+DIST ?= dist
 wheel: $(RUN_STAMP)
-	$(BIN)/pip wheel -q --no-deps -w dist .
-	@ls dist/bitstore-*.whl
+	rm -rf build bitstore.egg-info
+	$(BIN)/pip wheel -q --no-deps -w $(DIST) .
+	rm -rf build bitstore.egg-info
+	@ls $(DIST)/bitstore-*.whl
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench

@@ -38,16 +38,9 @@ def readme_steps():
 
 
 def build_wheel(folder):
-    """Build the wheel from a copy of the sources (the checkout gets no build folders)."""
-    source = folder / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, source)
-    shutil.copytree(
-        REPO / "bitstore_app", source / "bitstore_app", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    """Build the wheel as README says, with `make wheel`, into the folder."""
     dist = folder / "dist"
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, source], REPO, {})
+    run(["make", "--no-print-directory", "wheel", f"DIST={dist}"], REPO, {})
     (wheel,) = dist.glob("bitstore-*.whl")
     return wheel
 
