@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .core import Sha1Cache, Sha1Composite, Sha1Store, Store
-from .core.guard import GuardedStore, shared_breaker
+from .core.breaker import shared_breaker
+from .core.guard import GuardedStore
 from .core.sha1 import Sha1FormatMixin
 from .core.tiers import KINDS, tier_class
 from .credentials import ANONYMOUS, CredentialsError, resolve

@@ -32,12 +32,13 @@ DEFAULTS: dict[str, Any] = {
     # Admin statistics: at most this many of the newest fetches in the window are analysed
     # (the page says so when the window holds more).
     "STATS_SAMPLE_SIZE": 100_000,
-    # Leases per SHA1 across worker processes (leases.py): the Redis that holds them (None:
-    # the one rate limits use), and the seconds a lease lasts: a dead worker's lease blocks
-    # the others that long at most, and a fetch that takes longer may be made twice.
+    # Leases per SHA1 across worker processes (coordination/leases.py): the Redis that holds
+    # them (None: the one rate limits use), and the seconds a lease lasts: a dead worker's
+    # lease blocks the others that long at most, and a fetch that takes longer may be made
+    # twice.
     "LEASE_REDIS_URL": None,
     "LEASE_TTL": 10.0,
-    # Speed (bench/README.md, bitstore_app/locations.py). Each process remembers which tier
+    # Speed (bench/README.md, bitstore_app/index_preload.py). Each process remembers which tier
     # served each SHA1 (up to this many; 0 turns it off) and asks that tier first next time,
     # the configured order being the fallback; it starts from the ledger's latest hits.
     # 100,000 SHA1s take about 18 MB per process.
@@ -49,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
     # the blob (the usual case), each later tier asked costs a request, and a download if it
     # holds the blob too; get_many of unseen blobs sends that many times the requests.
     "CONCURRENT_PROBES": False,
-    # Cache warming (warming.py): SHA1s per chunk task, and threads that warm one chunk.
+    # Cache warming (warming/): SHA1s per chunk task, and threads that warm one chunk.
     "WARM_CHUNK_SIZE": 100,
     "WARM_CONCURRENCY": 8,
     # Warm tasks retry transient failures (a tier not available, a timeout, throttling) up to

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from django.db import DatabaseError, connections
 
 from .conf import bitstore_settings
-from .context import Requester
 from .core import Fetch
+from .requester import Requester
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from .core import guard, trace
+from .core import breaker, trace
 from .ledger import buffer as ledger
 
 logger = logging.getLogger(__name__)
@@ -101,8 +101,8 @@ def _circuit_metrics() -> GaugeMetricFamily:
         "A tier's circuit breaker in this process: 1 for its state (closed, open, half-open).",
         labels=["tier", "state"],
     )
-    for tier, current in guard.states().items():
-        for state in guard.STATES:
+    for tier, current in breaker.states().items():
+        for state in breaker.STATES:
             family.add_metric([tier, state], 1 if state == current else 0)
     return family
 

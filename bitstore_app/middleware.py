@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .context import Requester, requested_lazily
+from .requester import Requester, requested_lazily
 
 
 class RequesterMiddleware:

@@ -16,17 +16,17 @@ from typing import BinaryIO
 
 from django.db import DatabaseError, connections
 
-from . import locations, metrics
+from . import index_preload, metrics
 from .composer import TierSpec, build_composite, build_tier
 from .conf import bitstore_settings
-from .context import Requester, current_requester
-from .core import Fetch, Sha1Composite, guard, map_in_order, parse_sha1, sha1_of
+from .core import Fetch, Sha1Composite, breaker, map_in_order, parse_sha1, sha1_of
 from .ledger import buffer as ledger
+from .requester import Requester, current_requester
 
 logger = logging.getLogger(__name__)
 
-#: A key no tier holds; probes ask for it, so they never write and never download.
-PROBE_SHA1 = sha1_of(b"bitstore probe")
+#: A key no tier holds; checks ask for it, so they never write and never download.
+CHECK_SHA1 = sha1_of(b"bitstore probe")
 
 
 @dataclass
@@ -80,7 +80,7 @@ class _Configuration:
 
         specs = [TierSpec.of(tier) for tier in Tier.objects.enabled()]
         composite = build_composite(specs, on_error=_leave_out)
-        locations.speed_up(composite)
+        index_preload.speed_up(composite)
         logger.info("tier configuration %s: %s", version, composite.sources)
         tier_ids = {s.name: s.id for s in specs}
         return Snapshot(composite, version, tier_ids, time.monotonic(), tuple(specs))
@@ -188,11 +188,11 @@ def breaker_states() -> dict[str, str]:
     """Return each tier's circuit breaker state in this process: closed, open or half-open.
 
     A tier this process has not asked yet has no breaker, and is not listed."""
-    return guard.states()
+    return breaker.states()
 
 
 @dataclass
-class Probe:
+class TierCheck:
     """The result of a live check of one tier."""
 
     tier: str
@@ -201,11 +201,11 @@ class Probe:
     error: str = ""
 
 
-def probe(spec: TierSpec) -> Probe:
-    """Check a tier live without writing or downloading: ask whether it holds a probe key."""
+def check_tier(spec: TierSpec) -> TierCheck:
+    """Check a tier live without writing or downloading: ask whether it holds a check key."""
     started = time.perf_counter()
     try:
-        build_tier(spec, guarded=False).exists(PROBE_SHA1)
+        build_tier(spec, guarded=False).exists(CHECK_SHA1)
     except Exception as exc:
-        return Probe(spec.name, False, time.perf_counter() - started, str(exc))
-    return Probe(spec.name, True, time.perf_counter() - started)
+        return TierCheck(spec.name, False, time.perf_counter() - started, str(exc))
+    return TierCheck(spec.name, True, time.perf_counter() - started)

@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers around warming.py that take SHA1 strings and ids.
+"""Celery tasks: thin wrappers around warming/ that take SHA1 strings and ids.
 
     from bitstore_app.tasks import warm_cache
     result = warm_cache.delay(hashes)   # its result (with a result backend) holds the job id;
@@ -16,16 +16,20 @@ from django.db import DatabaseError
 
 from . import warming
 from .conf import bitstore_settings
-from .context import requested_by
 from .core import StoreNotAvailable
 from .ledger import buffer as ledger
+from .requester import requested_by
 
 #: Errors of the chunk rather than of one blob (the database is down, say): the whole chunk
 #: is tried again later.
 CHUNK_RETRY_ERRORS = (DatabaseError, StoreNotAvailable)
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+#: Task names are fixed rather than derived from the module path, so that messages queued by
+#: an earlier release still run wherever the code moves.
+@shared_task(
+    name="bitstore_app.tasks.warm_cache", bind=True, acks_late=True, reject_on_worker_lost=True
+)
 def warm_cache(self, hashes: list[str], chunk_size: int | None = None, user_id=None) -> dict:
     """Create a warm job for the SHA1s and fan out its chunk tasks; return the job's id."""
     job = warming.start_warm_job(
@@ -36,7 +40,13 @@ def warm_cache(self, hashes: list[str], chunk_size: int | None = None, user_id=N
 
 # max_retries=None: warming bounds the retries itself (its last attempt counts what still
 # fails as failed), and CHUNK_RETRY_ERRORS pass their own bound.
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+@shared_task(
+    name="bitstore_app.tasks.warm_chunk",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+)
 def warm_chunk(self, job_id: int, index: int, hashes: list[str]) -> None:
     """Warm one chunk of a job; try its transient failures again later."""
     attempt = self.request.retries

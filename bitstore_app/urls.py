@@ -5,13 +5,13 @@ path("bitstore/", include("bitstore_app.urls"))
 
 from django.urls import path
 
-from . import views
+from .web import blobs, metrics, warm
 
 app_name = "bitstore"
 
 urlpatterns = [
-    path("blobs/<str:sha1>", views.blob, name="blob"),
-    path("warm", views.warm, name="warm"),
-    path("warm/<int:job_id>", views.warm_job, name="warm-job"),
-    path("metrics", views.metrics_view, name="metrics"),
+    path("blobs/<str:sha1>", blobs.blob, name="blob"),
+    path("warm", warm.warm, name="warm"),
+    path("warm/<int:job_id>", warm.warm_job, name="warm-job"),
+    path("metrics", metrics.metrics_view, name="metrics"),
 ]

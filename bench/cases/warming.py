@@ -120,7 +120,7 @@ ACTIVITIES = {
     "cache write (S3 PUT)": "put_or_raise",
     "SHA1 verification": "verify_sha1",
     "job and chunk bookkeeping (database)": "_count (bitstore_app/warming",
-    "rate limits": "ratelimit",
+    "rate limits": "rate_limits",
     "Celery's task plumbing": "trace_task",
 }
 

@@ -15,7 +15,7 @@ from .exceptions import (
     NotFoundWhileUnavailable,
     StoreNotAvailable,
 )
-from .location import LocationIndex
+from .location_index import LocationIndex
 from .parallel import map_in_order
 from .sha1 import Sha1APISource, Sha1Cache, Sha1Store, is_sha1, parse_sha1, sha1_of, verify_sha1
 from .sha1_composite import Sha1Composite

@@ -8,14 +8,15 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any, BinaryIO
 
-from . import probe, trace
+from . import trace
 from .exceptions import (
     InvalidDataFound,
     NotFoundInStore,
     NotFoundWhileUnavailable,
     StoreNotAvailable,
 )
-from .location import LocationIndex
+from .first_hit import ProbePool, first_hit, threads_for
+from .location_index import LocationIndex
 from .parallel import map_in_order
 from .reader import TracedReader
 from .singleflight import SingleFlight
@@ -51,7 +52,7 @@ class Composite(Store):
         self.concurrent = concurrent
         self.index = index
         self._flights = SingleFlight()
-        self._probes = probe.ProbePool()
+        self._probes = ProbePool()
 
     def describe(self) -> str:
         return type(self).__name__
@@ -133,8 +134,8 @@ class Composite(Store):
     ) -> tuple[Store, Any] | None:
         """Return the first of `stores` in order that has the blob, and the blob."""
         if self.concurrent and len(stores) > 1:
-            threads = probe.threads_for(self.concurrent)
-            return probe.first_hit(
+            threads = threads_for(self.concurrent)
+            return first_hit(
                 stores, key, result, self._ask, self._probes, threads, self._writes_back
             )
         for store in stores:

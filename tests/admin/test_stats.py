@@ -8,7 +8,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from bitstore_app import charts, stats
+from bitstore_app.admin import charts, statistics
 from tests.admin.conftest import blob, make_record
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +58,7 @@ def by_name(report):
 
 
 def test_one_hour_by_hand(ledger):
-    report = stats.tier_statistics("1h", now=ledger)
+    report = statistics.tier_statistics("1h", now=ledger)
     assert (report.fetches, report.sampled, report.truncated) == (6, 6, False)
     assert [t.tier for t in report.tiers] == ["cache", "disk", "s3", "idle", "gone"]
     tiers = by_name(report)
@@ -89,31 +89,31 @@ def test_one_hour_by_hand(ledger):
 
 
 def test_windows_include_older_fetches(ledger):
-    day = stats.tier_statistics("24h", now=ledger)
+    day = statistics.tier_statistics("24h", now=ledger)
     assert day.fetches == 7
     s3 = by_name(day)["s3"]
     assert (s3.hits, s3.errors, s3.bytes_served) == (1, 1, 999)
-    month = stats.tier_statistics("30d", now=ledger)
+    month = statistics.tier_statistics("30d", now=ledger)
     assert month.fetches == 7
-    assert stats.tier_statistics("7d", now=ledger - timedelta(days=39)).fetches == 1
+    assert statistics.tier_statistics("7d", now=ledger - timedelta(days=39)).fetches == 1
 
 
 def test_sample_is_bounded_and_says_so(ledger):
-    report = stats.tier_statistics("1h", now=ledger, limit=3)
+    report = statistics.tier_statistics("1h", now=ledger, limit=3)
     assert (report.sampled, report.fetches, report.truncated) == (3, 6, True)
     assert report.overall.attempts == 3
 
 
 def test_unknown_window_is_refused():
     with pytest.raises(ValueError, match="use one of 1h, 24h, 7d, 30d"):
-        stats.window_delta("2h")
+        statistics.window_delta("2h")
 
 
 def test_percentiles():
-    assert stats.percentile([], 0.5) is None
-    assert stats.percentile([7.0], 0.95) == 7.0
-    assert stats.percentile([1.0, 3.0], 0.5) == 2.0
-    assert stats.percentile([1.0, 2.0, 3.0, 4.0, 100.0], 0.95) == pytest.approx(80.8)
+    assert statistics.percentile([], 0.5) is None
+    assert statistics.percentile([7.0], 0.95) == 7.0
+    assert statistics.percentile([1.0, 3.0], 0.5) == 2.0
+    assert statistics.percentile([1.0, 2.0, 3.0, 4.0, 100.0], 0.95) == pytest.approx(80.8)
 
 
 def test_percentiles_match_postgresql_percentile_cont():
@@ -127,8 +127,8 @@ def test_percentiles_match_postgresql_percentile_cont():
             [values],
         )
         p50, p95 = cursor.fetchone()
-    assert stats.percentile(sorted(values), 0.5) == pytest.approx(p50)
-    assert stats.percentile(sorted(values), 0.95) == pytest.approx(p95)
+    assert statistics.percentile(sorted(values), 0.5) == pytest.approx(p50)
+    assert statistics.percentile(sorted(values), 0.95) == pytest.approx(p95)
 
 
 def test_statistics_page(admin_client, ledger):
@@ -156,7 +156,7 @@ def test_statistics_page_needs_the_permission_to_view_tiers(client, django_user_
 
 
 def test_charts_are_wellformed_svg_with_escaped_names(ledger):
-    tiers = stats.tier_statistics("1h", now=ledger).tiers
+    tiers = statistics.tier_statistics("1h", now=ledger).tiers
     tiers[0].tier = '<b onclick="x">&cache'
     for svg in (charts.outcome_chart(tiers), charts.latency_chart(tiers)):
         root = ElementTree.fromstring(svg)
@@ -170,7 +170,7 @@ def test_charts_are_wellformed_svg_with_escaped_names(ledger):
 
 
 def test_charts_say_when_there_is_nothing_to_show():
-    empty = [stats.TierStats("idle")]
+    empty = [statistics.TierStats("idle")]
     assert "No tier was asked" in charts.outcome_chart(empty)
     assert "No latency was recorded" in charts.latency_chart(empty)
     assert "No tier was asked" in charts.outcome_chart([])

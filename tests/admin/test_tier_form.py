@@ -6,7 +6,7 @@ from html import unescape
 import pytest
 from django.urls import reverse
 
-from bitstore_app.forms import TierForm
+from bitstore_app.admin.forms import TierForm
 from bitstore_app.models import ConfigVersion, Tier
 from tests.admin.conftest import form_data
 

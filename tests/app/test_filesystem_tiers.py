@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def test_a_source_with_a_missing_folder_is_unreachable(tmp_path):
     spec = TierSpec(name="typo", kind="filesystem", location=str(tmp_path / "no-such-folder"))
-    probe = services.probe(spec)
+    probe = services.check_tier(spec)
     assert not probe.reachable
     assert "does not exist" in probe.error
 
@@ -32,7 +32,7 @@ def test_a_cache_makes_its_folder_on_first_write(tmp_path):
 
     folder = tmp_path / "cache" / "blobs"
     Tier.objects.create(name="cache", kind="filesystem", location=str(folder), role="cache")
-    probe = services.probe(TierSpec.of(Tier.objects.get(name="cache")))
+    probe = services.check_tier(TierSpec.of(Tier.objects.get(name="cache")))
     assert probe.reachable, probe.error
     data = b"cached"
     sha1 = hashlib.sha1(data).hexdigest()

@@ -7,9 +7,9 @@ from django.contrib.auth import get_user_model
 
 import bitstore_app
 from bitstore_app import ledger
-from bitstore_app.context import requested_by
 from bitstore_app.core import NotFoundInStore
 from bitstore_app.models import FetchRecord, Tier
+from bitstore_app.requester import requested_by
 from tests.app import sources
 from tests.app.conftest import make_blob
 

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 import bitstore_app
-from bitstore_app import locations, services
+from bitstore_app import index_preload, services
 from bitstore_app.models import FetchRecord, Tier
 from tests.app.conftest import make_blob
 
@@ -17,9 +17,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def cold_process():
     """Each test is a process that has not warmed an index yet."""
-    locations.reset()
+    index_preload.reset()
     yield
-    locations.reset()
+    index_preload.reset()
 
 
 @pytest.fixture

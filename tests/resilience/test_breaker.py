@@ -6,8 +6,9 @@ import time
 import pytest
 
 from bitstore_app.composer import build_composite, build_tier
-from bitstore_app.core import StoreNotAvailable, guard
-from bitstore_app.core.guard import CircuitBreaker, CircuitOpen, GuardedStore
+from bitstore_app.core import StoreNotAvailable, breaker
+from bitstore_app.core.breaker import CircuitBreaker, CircuitOpen
+from bitstore_app.core.guard import GuardedStore
 from tests.resilience.conftest import api_tier, folder_tier, make_blob
 
 COOLDOWN = 0.5
@@ -43,7 +44,7 @@ def test_a_tier_answering_503_is_skipped_then_comes_back(chain, blob_server, rec
     blob_server.status = 503
 
     assert served_by(composite, blobs, 10) == [backup.name] * 10
-    assert guard.states()[api.name] == guard.OPEN
+    assert breaker.states()[api.name] == breaker.OPEN
     # 3 gets of 2 attempts each (one retry) opened it; the 7 others never reached the server.
     assert blob_server.total == 6
 
@@ -57,7 +58,7 @@ def test_a_tier_answering_503_is_skipped_then_comes_back(chain, blob_server, rec
     back_after = time.monotonic() - recovered
     record_property("traffic_back_after_s", round(back_after, 3))
     assert back_after < COOLDOWN + 0.25
-    assert guard.states()[api.name] == guard.CLOSED
+    assert breaker.states()[api.name] == breaker.CLOSED
     assert served_by(composite, blobs, 5) == [api.name] * 5, "traffic returns to the tier"
 
 
@@ -65,14 +66,14 @@ def test_a_failed_trial_opens_the_circuit_again(chain, blob_server):
     composite, api, backup, blobs = chain
     blob_server.status = 503
     served_by(composite, blobs, 3)
-    assert guard.states()[api.name] == guard.OPEN
+    assert breaker.states()[api.name] == breaker.OPEN
     time.sleep(COOLDOWN + 0.05)
-    assert guard.states()[api.name] == guard.HALF_OPEN
+    assert breaker.states()[api.name] == breaker.HALF_OPEN
 
     before = blob_server.total
     assert served_by(composite, blobs, 4) == [backup.name] * 4
     assert blob_server.total - before == 2, "one trial get (two attempts), then fail fast"
-    assert guard.states()[api.name] == guard.OPEN
+    assert breaker.states()[api.name] == breaker.OPEN
 
 
 def test_only_one_trial_request_while_half_open(chain, blob_server):
@@ -105,7 +106,7 @@ def test_only_one_trial_request_while_half_open(chain, blob_server):
     assert len(by_api) == 1
     others = [seconds[sha1] for sha1, _ in keys if sha1 not in by_api]
     assert max(others) < 0.1, "the other calls failed fast while the trial ran"
-    assert guard.states()[api.name] == guard.CLOSED
+    assert breaker.states()[api.name] == breaker.CLOSED
 
 
 def test_not_found_answers_keep_the_circuit_closed(blob_server):
@@ -113,7 +114,7 @@ def test_not_found_answers_keep_the_circuit_closed(blob_server):
     for _ in range(5):
         assert not tier.exists(make_blob()[0])
     assert blob_server.total == 5
-    assert guard.states()[tier.name] == guard.CLOSED
+    assert breaker.states()[tier.name] == breaker.CLOSED
 
 
 def test_a_success_resets_the_count_of_failures(blob_server):
@@ -126,7 +127,7 @@ def test_a_success_resets_the_count_of_failures(blob_server):
             with pytest.raises(StoreNotAvailable):
                 tier.get(sha1)
         assert tier.get(sha1) == data
-    assert guard.states()[tier.name] == guard.CLOSED
+    assert breaker.states()[tier.name] == breaker.CLOSED
 
 
 def test_the_breaker_is_shared_by_every_store_built_for_a_tier(blob_server):
@@ -137,8 +138,8 @@ def test_the_breaker_is_shared_by_every_store_built_for_a_tier(blob_server):
         first.get(make_blob()[0])
     with pytest.raises(CircuitOpen):
         second.get(make_blob()[0])
-    guard.reset()
-    assert guard.states()[spec.name] == guard.CLOSED
+    breaker.reset()
+    assert breaker.states()[spec.name] == breaker.CLOSED
 
 
 def test_a_breaker_with_threshold_zero_never_opens(blob_server):
@@ -149,4 +150,4 @@ def test_a_breaker_with_threshold_zero_never_opens(blob_server):
             tier.get(make_blob()[0])
         assert not isinstance(caught.value, CircuitOpen)
     assert blob_server.total == 10
-    assert CircuitBreaker(0).state == guard.CLOSED
+    assert CircuitBreaker(0).state == breaker.CLOSED

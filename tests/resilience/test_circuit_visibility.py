@@ -7,7 +7,7 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from bitstore_app import services
-from bitstore_app.core import NotFoundInStore, guard
+from bitstore_app.core import NotFoundInStore, breaker
 from bitstore_app.models import Tier
 from tests.helpers import free_port
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def tripped_tier(tmp_path):
     """An HTTP API tier on a closed loopback port whose breaker opened after one failure."""
-    guard.reset()
+    breaker.reset()
     Tier.objects.create(name="folder", kind="filesystem", location=str(tmp_path), position=0)
     Tier.objects.create(
         name="api-down",
@@ -31,7 +31,7 @@ def tripped_tier(tmp_path):
     with pytest.raises(NotFoundInStore):
         services.get(hashlib.sha1(b"nowhere").hexdigest())
     yield
-    guard.reset()
+    breaker.reset()
 
 
 def test_the_admin_tier_list_shows_the_open_circuit(tripped_tier, admin_client):

@@ -1,6 +1,6 @@
-"""Leases per SHA1 across processes (leases.py), on a Redis of the test's own: one holder at
-a time, waiters get it when it is released or expires, and a Redis that is down lets work go
-on rather than stopping it."""
+"""Leases per SHA1 across processes (coordination/leases.py), on a Redis of the test's own:
+one holder at a time, waiters get it when it is released or expires, and a Redis that is down
+lets work go on rather than stopping it."""
 
 import subprocess
 import sys
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bitstore_app import leases
+from bitstore_app.coordination import leases
 from tests.helpers import free_port
 from tests.resilience.conftest import make_blob
 from tests.resilience.processes import REPO
@@ -19,7 +19,7 @@ CONTENDERS = 8
 #: and prints whether it got it.
 CONTEND = """
 import sys, time
-from bitstore_app.leases import RedisLeases
+from bitstore_app.coordination.leases import RedisLeases
 url, sha1, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
 time.sleep(max(0, start - time.time()))
 held = RedisLeases(url).try_acquire(sha1, f"owner-{sys.argv[4]}", ttl=5)

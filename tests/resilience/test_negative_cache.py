@@ -4,7 +4,7 @@ import time
 
 from bitstore_app.composer import TierSpec, build_composite, build_tier
 from bitstore_app.core import NotFoundInStore, trace
-from bitstore_app.core.guard import NegativeCache
+from bitstore_app.core.negative_cache import NegativeCache
 from tests.resilience.conftest import api_tier, make_blob, unique
 
 

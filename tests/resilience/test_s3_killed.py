@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from bitstore_app.composer import TierSpec, build_composite
-from bitstore_app.core import guard, map_in_order
+from bitstore_app.core import breaker, map_in_order
 from tests.resilience.conftest import make_blob, unique
 from tests.resilience.processes import GCSProcess, MotoProcess
 
@@ -81,5 +81,5 @@ def test_get_many_survives_the_s3_server_dying(moto, gcs, record_property):
     assert wrong == 0, "every blob came back with the right bytes"
     assert sum(served.values()) == BLOBS
     assert served[s3_tier.name] >= KILL_AFTER and served[gs_tier.name] > 0
-    assert guard.states()[s3_tier.name] == guard.OPEN
+    assert breaker.states()[s3_tier.name] == breaker.OPEN
     assert seconds < 30

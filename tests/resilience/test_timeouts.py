@@ -6,7 +6,7 @@ import time
 import pytest
 
 from bitstore_app.composer import TierSpec, build_composite
-from bitstore_app.core import guard, trace
+from bitstore_app.core import breaker, trace
 from tests.resilience.conftest import folder_tier, make_blob, unique
 
 TIMEOUT = 0.5
@@ -56,7 +56,7 @@ def test_a_hanging_tier_costs_its_timeout_then_is_skipped(
     record_property("seconds", [round(s, 4) for s in seconds])
     assert all(TIMEOUT * 0.9 <= s <= TIMEOUT + MARGIN for s in slow), slow
     assert max(fast) < 0.05, f"after the circuit opened, a get took {max(fast):.3f} s"
-    assert guard.states()[hanging.name] == guard.OPEN
+    assert breaker.states()[hanging.name] == breaker.OPEN
     # One connection per get while closed (timeouts are not retried), none once open. The GCS
     # SDK also reads the bucket's metadata once, from a background thread of its own.
     sdk_extra = 1 if kind == "gs" else 0

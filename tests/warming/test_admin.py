@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-import bitstore_app.admin_warm  # noqa: F401 - registers WarmJob (admin.py imports it too)
+import bitstore_app.admin.warm_jobs  # noqa: F401 - registers WarmJob (admin/ imports it too)
 from bitstore_app.models import WarmJob
 from tests.warming.conftest import make_blobs
 

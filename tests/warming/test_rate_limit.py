@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from bitstore_app import ratelimit
+from bitstore_app.coordination import rate_limits
 from bitstore_app.core import MemoryRaw, StoreNotAvailable
 from bitstore_app.models import Tier, WarmJob
 from tests.warming.conftest import make_blobs, wait_for_job
@@ -18,8 +18,8 @@ from tests.warming.conftest import make_blobs, wait_for_job
 def buckets(request):
     """Token buckets in Redis, and in this process's memory: they keep the same contract."""
     if request.param == "redis":
-        return ratelimit.RedisBuckets(request.getfixturevalue("broker_url"))
-    return ratelimit.LocalBuckets()
+        return rate_limits.RedisBuckets(request.getfixturevalue("broker_url"))
+    return rate_limits.LocalBuckets()
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_a_limited_tier_waits_its_turn_and_is_throttled_past_the_longest_wait(
     settings, broker_url, name
 ):
     settings.BITSTORE = {"RATE_LIMIT_REDIS_URL": broker_url, "RATE_LIMIT_MAX_WAIT": 0.3}
-    tier = ratelimit.limited(MemoryRaw({"key": b"value"}), rate=4)
+    tier = rate_limits.limited(MemoryRaw({"key": b"value"}), rate=4)
     tier.name = name
 
     started = time.monotonic()
@@ -85,8 +85,8 @@ def test_a_limited_tier_waits_its_turn_and_is_throttled_past_the_longest_wait(
     assert time.monotonic() - started >= 0.24
     # Other workers hold the next two turns: this call's would be 0.75 s away.
     for _ in range(2):
-        ratelimit.buckets().take(name, 4, 1, 10)
-    with pytest.raises(ratelimit.Throttled) as caught:
+        rate_limits.buckets().take(name, 4, 1, 10)
+    with pytest.raises(rate_limits.Throttled) as caught:
         tier.get("key")
     assert isinstance(caught.value, StoreNotAvailable), "throttling is a transient failure"
     assert "rate limit" in str(caught.value)
@@ -94,14 +94,14 @@ def test_a_limited_tier_waits_its_turn_and_is_throttled_past_the_longest_wait(
 
 def test_an_unlimited_tier_is_left_as_it_is():
     tier = MemoryRaw()
-    assert ratelimit.limited(tier, 0) is tier
+    assert rate_limits.limited(tier, 0) is tier
 
 
 def test_a_limiter_whose_redis_is_down_makes_the_tier_not_available(settings):
     from tests.helpers import free_port
 
     settings.BITSTORE = {"RATE_LIMIT_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
-    tier = ratelimit.limited(MemoryRaw({"key": b"value"}), rate=4)
+    tier = rate_limits.limited(MemoryRaw({"key": b"value"}), rate=4)
     with pytest.raises(StoreNotAvailable, match="rate limiter"):
         tier.get("key")
 

@@ -143,3 +143,16 @@ def test_warm_cache_returns_the_job_and_a_second_delivery_counts_nothing_twice(
     # Each fetch is in the ledger with the id of the chunk task that made it.
     assert FetchRecord.objects.count() == 6
     assert "" not in set(FetchRecord.objects.values_list("task_id", flat=True))
+
+
+def test_task_names_stay_those_queued_messages_name():
+    """Messages queued by an earlier release name the tasks by these strings."""
+    from celery import current_app
+
+    from bitstore_app import tasks
+
+    assert tasks.warm_cache.name == "bitstore_app.tasks.warm_cache"
+    assert tasks.warm_chunk.name == "bitstore_app.tasks.warm_chunk"
+    assert {"bitstore_app.tasks.warm_cache", "bitstore_app.tasks.warm_chunk"} <= set(
+        current_app.tasks
+    )

@@ -23,11 +23,11 @@ class Command(BaseCommand):
             line = f"{tier.position:>3}  {tier.name:<20} {tier.kind:<14} {tier.role:<6} {state:<8}"
             line += f" {tier.location}"
             if not no_probe:
-                probe = services.probe(TierSpec.of(tier))
+                check = services.check_tier(TierSpec.of(tier))
                 verdict = (
                     self.style.SUCCESS("reachable")
-                    if probe.reachable
-                    else self.style.ERROR(f"unreachable: {probe.error}")
+                    if check.reachable
+                    else self.style.ERROR(f"unreachable: {check.error}")
                 )
-                line += f"  {verdict} ({probe.seconds * 1000:.0f} ms)"
+                line += f"  {verdict} ({check.seconds * 1000:.0f} ms)"
             self.stdout.write(line)

@@ -7,8 +7,8 @@ import ipaddress
 from django.http import HttpRequest, JsonResponse
 from django.utils.crypto import constant_time_compare
 
-from .conf import bitstore_settings
-from .http import json_error
+from ..conf import bitstore_settings
+from .responses import json_error
 from .signed_urls import signature_problem
 
 VIEW_BLOB = "bitstore_app.view_blob"

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from .conf import bitstore_settings
+from ..conf import bitstore_settings
 
 #: The windows an operator can choose, by the name used in `?window=`.
 WINDOWS = {
@@ -115,7 +115,7 @@ def tier_statistics(
     window: str = DEFAULT_WINDOW, now: datetime | None = None, limit: int | None = None
 ) -> Report:
     """Return each tier's hits, misses, errors, latency and bytes over the `window`."""
-    from .models import FetchRecord, Tier
+    from ..models import FetchRecord, Tier
 
     until = now or timezone.now()
     since = until - window_delta(window)

@@ -6,8 +6,8 @@ from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 
-from . import warming
-from .models import WarmJob
+from .. import warming
+from ..models import WarmJob
 
 #: Bar colours: running or done, and done with failed or invalid blobs.
 BAR_COLOUR = "#417690"

@@ -9,7 +9,7 @@ from django.test import Client
 from bitstore_app import ledger
 from bitstore_app.models import FetchRecord
 from bitstore_app.signed_urls import signed_blob_url
-from tests.http.conftest import blob_of, body, make_user
+from tests.web.conftest import blob_of, body, make_user
 
 pytestmark = pytest.mark.django_db
 

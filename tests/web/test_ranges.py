@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bitstore_app.models import Tier
-from tests.http.conftest import FolderTier, blob_of, blob_url, body
+from tests.web.conftest import FolderTier, blob_of, blob_url, body
 
 pytestmark = pytest.mark.django_db
 

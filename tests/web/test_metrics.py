@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bitstore_app import ledger, services
 from bitstore_app.models import FetchRecord, Tier
-from tests.http.conftest import FolderTier, blob_of, blob_url, body
+from tests.web.conftest import FolderTier, blob_of, blob_url, body
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.test import Client
 from bitstore_app import ledger
 from bitstore_app.core import InvalidDataFound
 from bitstore_app.models import FetchRecord, Tier
-from tests.http.conftest import FolderTier, blob_of, blob_url, body, make_user
+from tests.web.conftest import FolderTier, blob_of, blob_url, body, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -3,8 +3,9 @@
 `limited(store, rate)` puts a tier behind its bucket: each call to the tier first takes a
 token, waiting for its turn when the bucket is empty. The bucket lives in Redis and is
 updated by one Lua script, so any number of processes on any number of hosts share one
-budget. Cache warming applies it (warming.py); the service layer could wrap its tiers the
-same way, since a call to an unlimited tier costs nothing and a limited one a Redis round trip.
+budget. Cache warming applies it (warming/one_blob.py); the service layer could wrap its
+tiers the same way, since a call to an unlimited tier costs nothing and a limited one a Redis
+round trip.
 
 Without Redis (the embedded filesystem broker), each process keeps its own bucket: the
 limit then holds per process only.
@@ -17,10 +18,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from .conf import bitstore_settings
-from .core import StoreNotAvailable
-from .core.store import Store
-from .core.wrapper import StoreWrapper, T
+from ..conf import bitstore_settings
+from ..core import StoreNotAvailable
+from ..core.store import Store
+from ..core.wrapper import StoreWrapper, T
 from .redis_scripts import RedisScript
 
 logger = logging.getLogger(__name__)

@@ -6,18 +6,18 @@ from dataclasses import replace
 
 from django import forms
 
-from . import services
-from .composer import KINDS, TierConfigError, TierSpec, validate
-from .conf import bitstore_settings
-from .credentials import CredentialsError, resolve
-from .models import Tier
+from .. import services
+from ..composer import KINDS, TierConfigError, TierSpec, validate
+from ..conf import bitstore_settings
+from ..credentials import CredentialsError, resolve
+from ..models import Tier
 
 #: The values a tier is built from (a TierSpec's fields); while one of them is invalid in the
 #: form, nothing is built.
 SPEC_FIELDS = tuple(name for name in TierSpec.__dataclass_fields__ if name != "id")
 
 
-def probe_quickly(spec: TierSpec) -> services.Probe:
+def check_quickly(spec: TierSpec) -> services.TierCheck:
     """Check the tier live, with its timeouts capped at `PROBE_TIMEOUT` so a tier that is
     down answers within seconds."""
     cap = bitstore_settings.PROBE_TIMEOUT
@@ -25,11 +25,11 @@ def probe_quickly(spec: TierSpec) -> services.Probe:
     quick["read_timeout"] = min(spec.read_timeout, cap)
     if "retries" in TierSpec.__dataclass_fields__:
         quick["retries"] = min(spec.retries, 1)
-    return services.probe(replace(spec, **quick))
+    return services.check_tier(replace(spec, **quick))
 
 
-def describe_probe(result: services.Probe) -> str:
-    """Return an operator's sentence for a probe result."""
+def describe_check(result: services.TierCheck) -> str:
+    """Return an operator's sentence for a tier check's result."""
     ms = result.seconds * 1000
     ms = f"{ms:.1f} ms" if ms < 10 else f"{ms:.0f} ms"
     if result.reachable:
@@ -121,11 +121,11 @@ class TierForm(forms.ModelForm):
             validate(spec)
         except TierConfigError:
             return cleaned
-        result = probe_quickly(spec)
+        result = check_quickly(spec)
         if not result.reachable:
             self.add_error(
                 "probe_now",
-                f"{describe_probe(result)} Fix the settings above, or untick this box "
+                f"{describe_check(result)} Fix the settings above, or untick this box "
                 "to save the tier without checking it.",
             )
         return cleaned

@@ -1,6 +1,6 @@
 """A 256 MiB blob served from S3 and from a folder, in constant memory.
 
-The serving runs in a process of its own (tests/http/serve_probe.py) so that its resident
+The serving runs in a process of its own (tests/web/serve_probe.py) so that its resident
 set is measured alone; the S3 emulator runs in another process too, since it holds the blob
 in its own memory.
 """
@@ -73,7 +73,7 @@ def serve(tmp_path, tier, sha1):
     }
     spec = json.dumps({"tier": tier, "sha1": sha1})
     done = subprocess.run(
-        [sys.executable, "-m", "tests.http.serve_probe", spec],
+        [sys.executable, "-m", "tests.web.serve_probe", spec],
         cwd=REPO,
         env=env,
         capture_output=True,

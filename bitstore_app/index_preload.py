@@ -23,7 +23,7 @@ from .core import LocationIndex, Sha1Composite
 
 logger = logging.getLogger(__name__)
 
-_state = {"warmed": False}
+_state = {"preloaded": False}
 _lock = threading.Lock()
 
 
@@ -35,12 +35,12 @@ def speed_up(composite: Sha1Composite) -> None:
     if composite.index is None:
         return
     with _lock:
-        first, _state["warmed"] = not _state["warmed"], True
+        first, _state["preloaded"] = not _state["preloaded"], True
     if first:
-        warm(composite.index, composite, bitstore_settings.LOCATION_INDEX_WARM)
+        preload(composite.index, composite, bitstore_settings.LOCATION_INDEX_WARM)
 
 
-def warm(index: LocationIndex, composite: Sha1Composite, limit: int) -> int:
+def preload(index: LocationIndex, composite: Sha1Composite, limit: int) -> int:
     """Load the ledger's latest `limit` hits since the tiers last changed into `index`;
     return how many were loaded. A blob that was written back is located in the cache."""
     from .models import FetchRecord, Tier
@@ -66,6 +66,6 @@ def warm(index: LocationIndex, composite: Sha1Composite, limit: int) -> int:
 
 
 def reset() -> None:
-    """Forget that this process warmed an index (tests): the next build warms again."""
+    """Forget that this process preloaded an index (tests): the next build preloads again."""
     with _lock:
-        _state["warmed"] = False
+        _state["preloaded"] = False

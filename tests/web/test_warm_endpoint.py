@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from bitstore_app.models import WarmJob
-from tests.http.conftest import FolderTier, blob_of, make_user
-from tests.http.test_metrics import samples, value
+from tests.web.conftest import FolderTier, blob_of, make_user
+from tests.web.test_metrics import samples, value
 
 pytestmark = pytest.mark.django_db
 

@@ -1,28 +1,17 @@
-"""The HTTP endpoints: blobs (GET, HEAD, Range, ETag), warm jobs, and metrics."""
+"""The blob endpoint: GET and HEAD, one Range, ETags; streamed from the first tier."""
 
 from __future__ import annotations
 
-import json
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from . import access, metrics, services, warming
-from .core import BitstoreError, InvalidURI, NotFoundInStore, NotFoundWhileUnavailable, parse_sha1
-from .http import (
-    ANY,
-    ETAG,
-    BlobBody,
-    ByteRange,
-    allow_methods,
-    attachment,
-    if_none_match,
-    json_error,
-    requested_range,
-)
-from .models import WarmJob
+from .. import services
+from ..core import BitstoreError, InvalidURI, NotFoundInStore, NotFoundWhileUnavailable, parse_sha1
+from . import access
+from .bodies import BlobBody, attachment
+from .ranges import ANY, ETAG, ByteRange, if_none_match, requested_range
+from .responses import allow_methods, json_error
 
 #: Blobs never change: clients may keep them for a year without asking again.
 CACHE_CONTROL = "private, max-age=31536000, immutable"
@@ -126,91 +115,3 @@ def _tier_error(key: str, exc: BitstoreError) -> HttpResponse:
     if isinstance(exc, NotFoundInStore):
         return json_error(404, f"no tier holds blob {key}")
     return json_error(503, f"blob {key} cannot be read now: try again later")
-
-
-@allow_methods("POST")
-def warm(request: HttpRequest) -> HttpResponse:
-    """Enqueue a warm job for the SHA1s in the body; answer 202 with its id and its URL.
-
-    The body is a JSON list of SHA1s, or `{"hashes": [...], "chunk_size": n}`.
-    """
-    denial = access.permission_denial(request, access.WARM)
-    if denial is not None:
-        return denial
-    try:
-        hashes, chunk_size = _warm_request(request)
-    except RequestDataTooBig:
-        message = "the list is longer than DATA_UPLOAD_MAX_MEMORY_SIZE allows: send it in parts"
-        return json_error(413, message)
-    except ValueError as exc:
-        return json_error(400, str(exc))
-    try:
-        job = warming.start_warm_job(hashes, chunk_size, created_by=request.user.pk)
-    except warming.NoCacheTier as exc:
-        return json_error(409, str(exc))
-    url = reverse("bitstore:warm-job", args=[job.pk])
-    state = {"id": job.pk, "url": url, "total": job.total, "malformed": job.malformed}
-    return JsonResponse(state, status=202, headers={"Location": url})
-
-
-def _warm_request(request: HttpRequest) -> tuple[list, int | None]:
-    try:
-        payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError("the body must be JSON: a list of SHA1s") from None
-    chunk_size = None
-    if isinstance(payload, dict):
-        payload, chunk_size = payload.get("hashes"), payload.get("chunk_size")
-    if not isinstance(payload, list) or not payload:
-        raise ValueError("send a non-empty JSON list of SHA1s (or an object with 'hashes')")
-    if chunk_size is not None and (type(chunk_size) is not int or chunk_size < 1):
-        raise ValueError("chunk_size must be a whole number of at least 1")
-    return payload, chunk_size
-
-
-@allow_methods("GET")
-def warm_job(request: HttpRequest, job_id: int) -> HttpResponse:
-    """Report a warm job's progress and counts."""
-    denial = access.permission_denial(request, access.WARM)
-    if denial is not None:
-        return denial
-    job = WarmJob.objects.filter(pk=job_id).first()
-    if job is None:
-        return json_error(404, f"there is no warm job {job_id}")
-    return JsonResponse(_job_state(job), headers={"Cache-Control": "no-store"})
-
-
-#: SHA1s listed per kind of failure in a job's report; the counts are always complete.
-LISTED_HASHES = 1000
-
-
-def _job_state(job: WarmJob) -> dict[str, Any]:
-    return {
-        "id": job.pk,
-        "status": job.status,
-        "total": job.total,
-        "processed": job.processed,
-        "progress": round(job.progress, 4),
-        **{outcome: getattr(job, outcome) for outcome in WarmJob.OUTCOMES},
-        "bytes": job.bytes,
-        "chunks": job.chunks,
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
-        "failed_hashes": job.failed_hashes[:LISTED_HASHES],
-        "invalid_hashes": job.invalid_hashes[:LISTED_HASHES],
-    }
-
-
-def _iso(moment) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-@allow_methods("GET")
-def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Serve bitstore's metrics in Prometheus' text format, to allowed clients only."""
-    denial = access.metrics_denial(request)
-    if denial is not None:
-        return denial
-    content, content_type = metrics.exposition(request.headers.get("Accept", ""))
-    return HttpResponse(content, content_type=content_type)

@@ -1,6 +1,6 @@
 """Serve one blob through the blob endpoint in this process and report its memory growth.
 
-Run by test_streaming_memory.py as `python -m tests.http.serve_probe SPEC` (SPEC is JSON:
+Run by test_streaming_memory.py as `python -m tests.web.serve_probe SPEC` (SPEC is JSON:
 `tier` fields, `sha1`, `size`), on a database of its own. It prints one JSON line: the
 resident set before the download, the peak during it, the bytes received and their SHA1.
 """

@@ -1,6 +1,6 @@
 """Warming one blob: make sure the cache tier holds it, fetching it from the sources if not.
 
-`warm_one` is what each chunk of a warm job (warming.py) does for each of its SHA1s, through
+`warm_one` is what each chunk of a warm job (chunks.py) does for each of its SHA1s, through
 a `Plan`: the tiers of this process's configuration as warming uses them.
 """
 
@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from . import leases, ratelimit, services
-from .conf import bitstore_settings
-from .core import Sha1Composite, Sha1Store, StoreNotAvailable
-from .core.store import Store
+from .. import services
+from ..conf import bitstore_settings
+from ..coordination import leases, rate_limits
+from ..core import Sha1Composite, Sha1Store, StoreNotAvailable
+from ..core.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +53,11 @@ class Plan:
             if store is composite.cache:
                 continue
             # Verified here whatever the tier's own setting: invalid data is never cached.
-            limited = ratelimit.limited(store, rates.get(str(store), 0))
+            limited = rate_limits.limited(store, rates.get(str(store), 0))
             verified = Sha1Store(limited, prefix="", verify=True)
             verified.name = str(store)
             sources.append_source(verified)
-        cache = ratelimit.limited(composite.cache, rates.get(str(composite.cache), 0))
+        cache = rate_limits.limited(composite.cache, rates.get(str(composite.cache), 0))
         return cls(snapshot, sources, cache)
 
 
@@ -81,7 +82,8 @@ class Outcome:
 
 def warm_one(plan: Plan, sha1: str) -> Outcome:
     """Make sure the cache tier holds the blob; say what it took. One worker at a time does
-    this for a SHA1: the others wait for its lease (leases.py), then find the blob cached."""
+    this for a SHA1: the others wait for its lease (coordination/leases.py), then find the
+    blob cached."""
     with leases.lease(sha1, wait=bitstore_settings.LEASE_TTL) as mine:
         return _warm_one(plan, sha1) if mine else Outcome(TRANSIENT)
 

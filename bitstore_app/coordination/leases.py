@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .conf import bitstore_settings
+from ..conf import bitstore_settings
 from .redis_scripts import RedisScript
 
 logger = logging.getLogger(__name__)
@@ -82,8 +82,8 @@ _stores_lock = threading.Lock()
 
 
 def redis_url() -> str | None:
-    """Return LEASE_REDIS_URL, else the Redis the rate limits use (see ratelimit.py)."""
-    from .ratelimit import redis_url as shared_redis_url
+    """Return LEASE_REDIS_URL, else the Redis the rate limits use (see rate_limits.py)."""
+    from .rate_limits import redis_url as shared_redis_url
 
     return bitstore_settings.LEASE_REDIS_URL or shared_redis_url()
 

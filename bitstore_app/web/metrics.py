@@ -1,0 +1,19 @@
+"""The metrics endpoint, in Prometheus' text format."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+
+from .. import metrics
+from . import access
+from .responses import allow_methods
+
+
+@allow_methods("GET")
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Serve bitstore's metrics in Prometheus' text format, to allowed clients only."""
+    denial = access.metrics_denial(request)
+    if denial is not None:
+        return denial
+    content, content_type = metrics.exposition(request.headers.get("Accept", ""))
+    return HttpResponse(content, content_type=content_type)
