@@ -20,7 +20,7 @@ from bitstore_app.models import FetchRecord
 from bitstore_app.signed_urls import signed_blob_url
 from tests.app.conftest import REPO, live_db_url  # noqa: F401 - the test database
 from tests.helpers import free_port, wait_for_port
-from tests.http.conftest import FolderTier
+from tests.web.conftest import FolderTier
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -59,9 +59,20 @@ class Gunicorn:
                 command, cwd=REPO, env=environment, stdout=output, stderr=subprocess.STDOUT
             )
         wait_for_port("127.0.0.1", self.port, timeout=30)
+        self.wait_for_workers(3)
+
+    def wait_for_workers(self, count):
+        """Scrape until `count` workers have answered: each has loaded the project."""
+        deadline = time.monotonic() + 60
+        with ThreadPoolExecutor(count * 2) as pool:
+            while len(self.served("/bitstore/metrics")) < count:
+                assert time.monotonic() < deadline, f"not {count} workers up in time"
+                list(pool.map(lambda _: scrape(self.url), range(count * 2)))
 
     def served(self, path_prefix):
         """Return {worker pid: requests} of the requests whose path starts with the prefix."""
+        if not self.access_log.exists():
+            return Counter()
         lines = self.access_log.read_text().splitlines()
         pids = [
             pid for pid, path in (line.split() for line in lines) if path.startswith(path_prefix)
@@ -127,8 +138,11 @@ def test_metrics_sum_every_worker_and_exiting_workers_write_their_ledger(gunicor
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(fetch, range(FETCHES)))
 
+    # gunicorn logs a request once it has answered it: give it a moment for the last ones.
+    wait_until(
+        lambda: sum(gunicorn.served("/bitstore/blobs/").values()) == FETCHES, 10, "not logged"
+    )
     served = gunicorn.served("/bitstore/blobs/")
-    assert sum(served.values()) == FETCHES
     assert len(served) >= 2, f"one worker served every request: {served}"
     assert_every_fetch_counted(gunicorn.url, FETCHES)
     assert FetchRecord.objects.count() == 0  # still in the workers' buffers
