@@ -110,6 +110,7 @@ class Progress:
         default = TERMINAL_INTERVAL if self.in_place else LOG_INTERVAL
         self.interval = default if interval is None else interval
         self.shown_at = None
+        self.last_line = None
         self.shown = False
 
     def show(self, job, final=False):
@@ -118,7 +119,6 @@ class Progress:
         now = time.monotonic()
         if not final and self.shown_at is not None and now - self.shown_at < self.interval:
             return
-        self.shown_at = now
         done = job.processed
         filled = round(BAR_WIDTH * job.progress)
         bar = "#" * filled + "-" * (BAR_WIDTH - filled)
@@ -127,6 +127,9 @@ class Progress:
             f"cached {job.already_cached}  not found {job.not_found}  invalid {job.invalid}  "
             f"failed {job.failed}  {rate(job)}"
         )
+        if final and line == self.last_line:
+            return  # the job ended with the report already shown
+        self.shown_at, self.last_line = now, line
         if self.in_place:
             self.stream.write("\r" + line + "\x1b[K", ending="")  # and clear what was longer
             self.stream.flush()
