@@ -194,6 +194,10 @@ def test_the_readme_install_gives_a_working_app(project):
     response = web.get(f"/bitstore/blobs/{sha1}")
     assert response.content == SERVED_BLOB
 
+    # README's route sends the chunks to the queue its worker reads (and the note names).
+    queue = "from bitstore_app.warming.workers import chunk_queue; print(chunk_queue())"
+    assert project.sh(f'python manage.py shell -v 0 -c "{queue}"') == "bitstore\n"
+
     # A warm job on the worker README started: the command follows it to the end.
     warmed = hashlib_sha1(WARMED_BLOB)
     (folder / "blobs" / warmed).write_bytes(WARMED_BLOB)
