@@ -33,7 +33,7 @@ NO_FLUSH = {"LEDGER_FLUSH_COUNT": 100_000, "LEDGER_FLUSH_INTERVAL": 3600}
 class Gunicorn:
     """`gunicorn -c python:bitstore_app.gunicorn_config -w 3 project.wsgi`, as README says."""
 
-    def __init__(self, database_url, folder):
+    def __init__(self, database_url, folder, metrics_folder=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.access_log = folder / "access.log"
@@ -48,6 +48,8 @@ class Gunicorn:
             "DATABASE_URL": database_url,
             "BITSTORE_TEST_CONFIG": json.dumps(NO_FLUSH),
         }
+        if metrics_folder is not None:
+            environment["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_folder)
         command = [
             *(sys.executable, "-m", "gunicorn", "-c", "python:bitstore_app.gunicorn_config"),
             *("--workers", "3", "--bind", f"127.0.0.1:{self.port}"),
@@ -98,6 +100,19 @@ def gunicorn(live_db_url, tmp_path):  # noqa: F811
     server.stop()
 
 
+def fetch_many(url, sha1, count):
+    """GET the blob `count` times, a connection per request, six at a time: the three
+    workers share them."""
+    blob = f"{url}{signed_blob_url(sha1)}"
+
+    def fetch(_):
+        response = requests.get(blob, headers={"Connection": "close"}, timeout=30)
+        assert response.status_code == 200 and response.content == DATA
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(fetch, range(count)))
+
+
 def scrape(url):
     """Return {(name, sorted labels): value} of one scrape of `/metrics`."""
     response = requests.get(f"{url}/bitstore/metrics", timeout=10)
@@ -128,15 +143,7 @@ def wait_until(condition, timeout, message):
 
 def test_metrics_sum_every_worker_and_exiting_workers_write_their_ledger(gunicorn, tmp_path):
     sha1 = FolderTier(tmp_path / "tier").add(DATA)
-    blob = f"{gunicorn.url}{signed_blob_url(sha1)}"
-
-    def fetch(_):
-        # A connection per request, six at a time: the three workers share them.
-        response = requests.get(blob, headers={"Connection": "close"}, timeout=30)
-        assert response.status_code == 200 and response.content == DATA
-
-    with ThreadPoolExecutor(6) as pool:
-        list(pool.map(fetch, range(FETCHES)))
+    fetch_many(gunicorn.url, sha1, FETCHES)
 
     # gunicorn logs a request once it has answered it: give it a moment for the last ones.
     wait_until(
@@ -166,3 +173,28 @@ def test_metrics_sum_every_worker_and_exiting_workers_write_their_ledger(gunicor
     assert FetchRecord.objects.count() == FETCHES
     assert set(FetchRecord.objects.values_list("sha1", "outcome")) == {(sha1, "hit")}
     assert not re.search(r"Traceback|Exception during worker exit", gunicorn.log.read_text())
+
+
+def test_a_metrics_folder_of_ones_own_starts_empty(live_db_url, tmp_path):  # noqa: F811
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    # Counts an earlier run left there (a process that counted 5 hits, then died).
+    leftover = (
+        "from prometheus_client import Counter; "
+        "Counter('bitstore_fetches', '', ['outcome']).labels('hit').inc(5)"
+    )
+    subprocess.run(
+        [sys.executable, "-c", leftover],
+        env=os.environ | {"PROMETHEUS_MULTIPROC_DIR": str(folder)},
+        check=True,
+    )
+    assert list(folder.glob("counter_*.db"))
+    sha1 = FolderTier(tmp_path / "tier").add(DATA)
+    server = Gunicorn(live_db_url, tmp_path, metrics_folder=folder)
+    try:
+        fetch_many(server.url, sha1, 12)
+        assert_every_fetch_counted(server.url, 12)
+        workers = {int(path.stem.rsplit("_", 1)[1]) for path in folder.glob("counter_*.db")}
+        assert workers <= server.workers() and workers, "only this run's workers count there"
+    finally:
+        server.stop()
