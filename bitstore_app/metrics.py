@@ -56,8 +56,20 @@ FETCHES = Counter(
 _ANSWERED = {trace.HIT: TIER_HITS, trace.NOT_FOUND: TIER_MISSES}
 
 
+class MetricsUnavailable(Exception):
+    """The metrics cannot be read (the multiprocess folder is gone)."""
+
+
 def observe(fetch: trace.Fetch) -> None:
-    """Count one finished fetch: each tier it asked, and the bytes its serving tier gave."""
+    """Count one finished fetch; a metrics failure never fails the fetch."""
+    try:
+        _count(fetch)
+    except OSError as exc:  # multiprocess mode: its folder was removed under the process
+        logger.warning("metrics: fetch of %s not counted: %s", fetch.uri, exc)
+
+
+def _count(fetch: trace.Fetch) -> None:
+    """Count each tier the fetch asked, and the bytes its serving tier gave."""
     for attempt in fetch.attempts:
         if attempt.outcome == trace.SKIPPED:
             continue  # the tier was not asked (its circuit breaker was open)
@@ -161,6 +173,8 @@ def _scraped() -> CollectorRegistry:
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not folder:
         return REGISTRY
+    if not os.path.isdir(folder):
+        raise MetricsUnavailable(f"PROMETHEUS_MULTIPROC_DIR is not a folder: {folder}")
     registry = CollectorRegistry()
     registry.register(_AllProcessesCollector(folder))
     registry.register(_SCRAPE_TIME)
@@ -169,6 +183,7 @@ def _scraped() -> CollectorRegistry:
 
 def exposition(accept: str = "") -> tuple[bytes, str]:
     """Return every bitstore metric, and its content type: Prometheus' text format, or
-    OpenMetrics when the Accept header asks for it."""
+    OpenMetrics when the Accept header asks for it. Raise MetricsUnavailable when they
+    cannot be read."""
     encoder, content_type = choose_encoder(accept)
     return encoder(_scraped()), content_type

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 
 from .. import metrics
 from . import access
-from .responses import allow_methods
+from .responses import allow_methods, json_error
 
 
 @allow_methods("GET")
@@ -15,5 +15,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     denial = access.metrics_denial(request)
     if denial is not None:
         return denial
-    content, content_type = metrics.exposition(request.headers.get("Accept", ""))
+    try:
+        content, content_type = metrics.exposition(request.headers.get("Accept", ""))
+    except metrics.MetricsUnavailable as exc:
+        return json_error(503, str(exc))
     return HttpResponse(content, content_type=content_type)
