@@ -18,7 +18,7 @@ PING_TIMEOUT = 1.0
 
 def chunk_queue() -> str:
     """Return the name of the queue that warm chunk tasks are sent to (after task routes)."""
-    from ..tasks import warm_chunk
+    from .chunk_task import warm_chunk
 
     route = warm_chunk.app.amqp.router.route({}, warm_chunk.name)
     return route["queue"].name
@@ -27,7 +27,7 @@ def chunk_queue() -> str:
 def workers_reading(queue: str) -> list[str] | None:
     """Return the names of the running workers that read `queue`, or None when the broker
     cannot be asked."""
-    from ..tasks import warm_chunk
+    from .chunk_task import warm_chunk
 
     try:
         answers = warm_chunk.app.control.inspect(timeout=PING_TIMEOUT).active_queues() or {}
@@ -49,7 +49,7 @@ def waiting_note(job: WarmJob) -> str | None:
     waited = (timezone.now() - job.created_at).total_seconds()
     if waited < bitstore_settings.WARM_WORKER_WAIT:
         return None
-    from ..tasks import warm_chunk
+    from .chunk_task import warm_chunk
 
     queue = chunk_queue()
     start = f"celery -A {warm_chunk.app.main} worker -Q {queue}"
