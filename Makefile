@@ -2,40 +2,53 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two stamps: `make run` installs only what runs (requirements.txt), `make test` and the
+# tools add the rest (requirements-dev.txt); each is redone when its file changes.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: .venv test run bench lint format clean
+.PHONY: test run bench lint format wheel clean
 
-# The virtualenv; dependencies are reinstalled whenever a requirements file changes.
-.venv: $(STAMP)
-
-$(STAMP): requirements.txt requirements-dev.txt
+$(RUN_STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
-test: .venv
+test: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 # The main job on embedded defaults (SQLite, filesystem broker): web, worker and demo API.
-run: .venv
+run: $(RUN_STAMP)
 	$(BIN)/python -m project.runner
 
+# The wheel a Django project installs (README, "Install into your project"), into $(DIST).
+# setuptools' build/ would carry files deleted since the last build into the wheel: drop it.
+DIST ?= dist
+wheel: $(RUN_STAMP)
+	rm -rf build bitstore.egg-info
+	$(BIN)/pip wheel -q --no-deps -w $(DIST) .
+	rm -rf build bitstore.egg-info
+	@ls $(DIST)/bitstore-*.whl
+
 # The throughput cases read from nginx (Debian's nginx-light), installed here when missing.
-bench: .venv
+bench: $(DEV_STAMP)
 	test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx-light)
 	$(BIN)/python -m bench
 
-lint: .venv
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: .venv
+format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache test-output
+	rm -rf var .pytest_cache .ruff_cache test-output build dist *.egg-info
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -2,18 +2,21 @@
 
 Everything is registered in `REGISTRY`, bitstore's own, not prometheus-client's global one,
 so a project's other metrics are neither mixed in nor exported twice. Tier counters are
-counted in the process that fetched (run prometheus-client's multiprocess mode, or scrape
-each process, when a server runs several); warm jobs and the ledger are read when scraped.
+counted in the process that fetched. With `PROMETHEUS_MULTIPROC_DIR` set (the shipped
+gunicorn configuration sets it), every process writes them into files there, and a scrape
+answers with the sum over all processes; warm jobs and the ledger are read when scraped.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from .core import breaker, trace
 from .core.outcomes import Outcome
@@ -70,8 +73,20 @@ def _child(metric, *labels: str):
     return metric.labels(*labels)
 
 
+class MetricsUnavailable(Exception):
+    """The metrics cannot be read (the multiprocess folder is gone)."""
+
+
 def observe(fetch: trace.Fetch) -> None:
-    """Count one finished fetch: each tier it asked, and the bytes its serving tier gave."""
+    """Count one finished fetch; a metrics failure never fails the fetch."""
+    try:
+        _count(fetch)
+    except OSError as exc:  # multiprocess mode: its folder was removed under the process
+        logger.warning("metrics: fetch of %s not counted: %s", fetch.uri, exc)
+
+
+def _count(fetch: trace.Fetch) -> None:
+    """Count each tier the fetch asked, and the bytes its serving tier gave."""
     for attempt in fetch.attempts:
         if attempt.outcome == Outcome.SKIPPED:
             _child(TIER_SKIPS, attempt.tier, attempt.reason or "").inc()
@@ -155,11 +170,38 @@ def _warm_job_metrics():
     )
 
 
-REGISTRY.register(_ScrapeTimeCollector())
+_SCRAPE_TIME = _ScrapeTimeCollector()
+REGISTRY.register(_SCRAPE_TIME)
+
+
+class _AllProcessesCollector:
+    """bitstore's counters summed over every process that wrote them into the folder (a
+    project's own metrics there are its to export)."""
+
+    def __init__(self, folder: str) -> None:
+        self._files = MultiProcessCollector(None, folder)
+
+    def collect(self):
+        for family in self._files.collect():
+            if family.name.startswith("bitstore_"):
+                yield family
+
+
+def _scraped() -> CollectorRegistry:
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return REGISTRY
+    if not os.path.isdir(folder):
+        raise MetricsUnavailable(f"PROMETHEUS_MULTIPROC_DIR is not a folder: {folder}")
+    registry = CollectorRegistry()
+    registry.register(_AllProcessesCollector(folder))
+    registry.register(_SCRAPE_TIME)
+    return registry
 
 
 def exposition(accept: str = "") -> tuple[bytes, str]:
     """Return every bitstore metric, and its content type: Prometheus' text format, or
-    OpenMetrics when the Accept header asks for it."""
+    OpenMetrics when the Accept header asks for it. Raise MetricsUnavailable when they
+    cannot be read."""
     encoder, content_type = choose_encoder(accept)
-    return encoder(REGISTRY), content_type
+    return encoder(_scraped()), content_type

@@ -94,6 +94,13 @@ class WarmJobAdmin(admin.ModelAdmin):
     def size(self, job):
         return filesizeformat(job.bytes)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, object_id)
+        note = warming.waiting_note(job) if job is not None else None
+        if note:
+            self.message_user(request, f"{note}.", messages.WARNING)
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def has_warm_permission(self, request):
         return request.user.has_perm(WARM_PERMISSION)
 

@@ -7,7 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .. import metrics
 from . import access
-from .responses import allow_methods
+from .responses import allow_methods, json_error
 
 
 @csrf_exempt  # it changes nothing, and answers other methods with a JSON 405
@@ -17,5 +17,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     denial = access.metrics_denial(request)
     if denial is not None:
         return denial
-    content, content_type = metrics.exposition(request.headers.get("Accept", ""))
+    try:
+        content, content_type = metrics.exposition(request.headers.get("Accept", ""))
+    except metrics.MetricsUnavailable as exc:
+        return json_error(503, str(exc))
     return HttpResponse(content, content_type=content_type)

@@ -1,5 +1,6 @@
 """Fixtures for cache warming: a blob API, an S3 cache bucket, tiers, and real Celery workers
-on a Redis database of their own (or on a filesystem broker in a temporary folder)."""
+on Redis (a database of their own), on RabbitMQ, or on a filesystem broker in a temporary
+folder; each test has a queue of its own."""
 
 import hashlib
 import json
@@ -19,6 +20,7 @@ import pytest
 
 from bitstore_app.models import Tier, WarmJob
 from tests.app.conftest import live_db_url  # noqa: F401 - the test database, for subprocesses
+from tests.helpers import require_service
 from tests.warming.source_api import SourceAPI
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,7 +108,7 @@ def queue():
 
 
 @pytest.fixture
-def broker_url(redis_url, queue):
+def redis_broker_url(redis_url, queue):
     """Return the URL of the warming tests' Redis database; drop the test's queue at the end."""
     import redis
 
@@ -117,6 +119,32 @@ def broker_url(redis_url, queue):
     for key in client.scan_iter(f"*{queue}*"):  # the queue, and kombu's bindings of it
         client.delete(key)
     client.close()
+
+
+@pytest.fixture
+def amqp_broker_url(queue):
+    """Return the URL of the shared RabbitMQ (the default vhost); delete the test's queue at
+    the end."""
+    from kombu import Connection
+
+    url = os.environ.get("BITSTORE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+    def connect():
+        with Connection(url, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=1)
+
+    require_service(f"RabbitMQ at {url}", connect)
+    yield url
+    with Connection(url, connect_timeout=2) as connection:
+        connection.default_channel.queue_delete(queue)
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker_url(request):
+    """Return the URL of the broker of the test's workers: the test runs on each."""
+    return request.getfixturevalue(
+        f"{'amqp' if request.param == 'rabbitmq' else 'redis'}_broker_url"
+    )
 
 
 class Worker:
@@ -206,8 +234,12 @@ def start_worker(worker_env, tmp_path):
         command = [
             *(sys.executable, "-m", "celery", "-A", "project", "worker"),
             *("--pool", "threads", "-c", str(concurrency), "-l", "info", "-n", f"{name}@%h"),
-            *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+            *("--without-gossip", "--without-mingle"),
         ]
+        if not (broker or "").startswith("amqp"):
+            # On RabbitMQ the heartbeat events wake the worker's loop every 2 s: without them
+            # it notices a TERM only 5 to 10 s later.
+            command.append("--without-heartbeat")
         with open(log, "wb") as output:
             process = subprocess.Popen(
                 command,

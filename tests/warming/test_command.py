@@ -28,14 +28,14 @@ def test_local_warms_in_this_process_with_a_progress_line_and_a_summary(api, tie
     file = tmp_path / "hashes.txt"
     file.write_text("# to warm\n" + "\n".join([*blobs, missing, "nonsense", ""]) + "\n")
 
-    out, err = run(str(file), "--local", "--chunk-size", "7")
+    out, err = run(str(file), "--local", "--chunk-size", "7", "--progress-interval", "0")
 
     job = WarmJob.objects.get()
     assert (job.total, job.warmed, job.not_found, job.malformed, job.chunks) == (42, 40, 1, 1, 6)
     assert job.status == WarmJob.DONE
     assert tiers() == blobs
     progress = err.splitlines()
-    assert len(progress) == 7, "one line at the start, then one per chunk"
+    assert len(progress) == 7, "one line at the start, then one per chunk (no interval)"
     assert progress[-1].startswith("[" + "#" * 30 + "] 100% 42/42  warmed 40")
     assert "blobs/s" in progress[-1]
     assert f"warm job {job.pk}: done, 41 in " in out

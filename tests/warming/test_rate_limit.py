@@ -18,7 +18,7 @@ from tests.warming.conftest import make_blobs, wait_for_job
 def buckets(request):
     """Token buckets in Redis, and in this process's memory: they keep the same contract."""
     if request.param == "redis":
-        return rate_limits.RedisBuckets(request.getfixturevalue("broker_url"))
+        return rate_limits.RedisBuckets(request.getfixturevalue("redis_broker_url"))
     return rate_limits.LocalBuckets()
 
 
@@ -73,9 +73,9 @@ def test_tiers_have_buckets_of_their_own(buckets, name):
 
 
 def test_a_limited_tier_waits_its_turn_and_is_throttled_past_the_longest_wait(
-    settings, broker_url, name
+    settings, redis_broker_url, name
 ):
-    settings.BITSTORE = {"RATE_LIMIT_REDIS_URL": broker_url, "RATE_LIMIT_MAX_WAIT": 0.3}
+    settings.BITSTORE = {"RATE_LIMIT_REDIS_URL": redis_broker_url, "RATE_LIMIT_MAX_WAIT": 0.3}
     tier = rate_limits.limited(MemoryRaw({"key": b"value"}), rate=4)
     tier.name = name
 
@@ -109,14 +109,16 @@ def test_a_limiter_whose_redis_is_down_makes_the_tier_not_available(settings):
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_rate_limit_holds_at_the_server_with_two_workers(
-    api, tiers, broker_url, start_worker, send_warm
+    api, tiers, broker_url, redis_broker_url, start_worker, send_warm
 ):
     rate = 20
     Tier.objects.filter(name="api").update(rate_limit=rate, name=f"api-{uuid.uuid4().hex}")
     blobs = make_blobs(84, seed=5)
     api.blobs.update(blobs)
     first, measured = list(blobs)[:4], list(blobs)[4:]
-    workers = [start_worker(broker_url), start_worker(broker_url)]
+    # The buckets are in Redis: the broker's, or (RabbitMQ) the one RATE_LIMIT_REDIS_URL names.
+    shared = {} if broker_url == redis_broker_url else {"RATE_LIMIT_REDIS_URL": redis_broker_url}
+    workers = [start_worker(broker_url, bitstore=shared) for _ in range(2)]
     # A first small job makes both workers build their clients (100 ms of CPU each): a
     # worker busy with that wakes its threads late, and their turns then reach the server
     # together, which says nothing of the limiter.

@@ -133,3 +133,11 @@ def test_the_ledger_buffer_size_is_exported(reader_client, folder_tier):
     assert value(samples(), "bitstore_ledger_buffered_records") == 3
     ledger.buffer.flush()
     assert value(samples(), "bitstore_ledger_buffered_records") == 0
+
+
+def test_a_missing_multiprocess_folder_answers_503_naming_it(monkeypatch, tmp_path):
+    gone = tmp_path / "gone"
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(gone))
+    response = scrape()
+    assert response.status_code == 503
+    assert response.json() == {"error": f"PROMETHEUS_MULTIPROC_DIR is not a folder: {gone}"}

@@ -9,6 +9,11 @@ from django.utils import timezone
 from bitstore_app import warming
 
 BAR_WIDTH = 30
+#: Seconds between progress reports: the bar on a terminal, a new line in a log.
+TERMINAL_INTERVAL = 0.5
+LOG_INTERVAL = 5.0
+#: Seconds between looks at the job in the database.
+POLL_INTERVAL = 0.5
 
 
 class Command(BaseCommand):
@@ -30,10 +35,20 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-wait", action="store_true", help="enqueue the job and return at once"
         )
+        parser.add_argument(
+            "--progress-interval",
+            type=float,
+            metavar="SECONDS",
+            help=f"seconds between progress reports (default: {TERMINAL_INTERVAL} on a "
+            f"terminal, where the bar is redrawn in place, else {LOG_INTERVAL}, a line each)",
+        )
 
-    def handle(self, file, local=False, chunk_size=None, no_wait=False, **options):
+    def handle(
+        self, file, local=False, chunk_size=None, no_wait=False, progress_interval=None, **options
+    ):
         hashes = read_hashes(file)
-        progress = Progress(self.stderr)
+        self.stderr.style_func = None  # progress is no error: not in red on a terminal
+        progress = Progress(self.stderr, progress_interval)
         try:
             if local:
                 job, chunks = warming.create_job(hashes, chunk_size)
@@ -47,21 +62,28 @@ class Command(BaseCommand):
                 job = self.wait(job, progress)
         except (warming.NoCacheTier, ValueError) as exc:
             raise CommandError(str(exc)) from None
+        progress.show(job, final=True)
         progress.end()
         self.stdout.write(summary(job))
 
     def wait(self, job, progress):
+        """Follow the job until it ends; say once if no worker takes it in time."""
+        noted = False
         try:
             while job.finished_at is None:
                 progress.show(job)
-                time.sleep(0.5)
+                if not noted:
+                    note = warming.waiting_note(job)
+                    if note:
+                        progress.note(note)
+                        noted = True
+                time.sleep(POLL_INTERVAL)
                 job.refresh_from_db()
         except KeyboardInterrupt:
             progress.end()
             raise CommandError(
                 f"stopped waiting; warm job {job.pk} goes on on the workers"
             ) from None
-        progress.show(job)
         return job
 
 
@@ -79,14 +101,24 @@ def read_hashes(file):
 
 
 class Progress:
-    """One progress line on stderr, rewritten in place on a terminal."""
+    """Progress on stderr: on a terminal a bar redrawn in place, elsewhere (a log, a pipe) a
+    line every few seconds; `show` may be called as often as one likes."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, interval=None):
         self.stream = stream
         self.in_place = getattr(stream, "isatty", lambda: False)()
+        default = TERMINAL_INTERVAL if self.in_place else LOG_INTERVAL
+        self.interval = default if interval is None else interval
+        self.shown_at = None
+        self.last_line = None
         self.shown = False
 
-    def show(self, job):
+    def show(self, job, final=False):
+        """Report the job's counts, unless the last report is more recent than the interval
+        (the final one is always shown)."""
+        now = time.monotonic()
+        if not final and self.shown_at is not None and now - self.shown_at < self.interval:
+            return
         done = job.processed
         filled = round(BAR_WIDTH * job.progress)
         bar = "#" * filled + "-" * (BAR_WIDTH - filled)
@@ -95,16 +127,26 @@ class Progress:
             f"cached {job.already_cached}  not found {job.not_found}  invalid {job.invalid}  "
             f"failed {job.failed}  {rate(job)}"
         )
+        if final and line == self.last_line:
+            return  # the job ended with the report already shown
+        self.shown_at, self.last_line = now, line
         if self.in_place:
-            self.stream.write("\r" + line, ending="")
+            self.stream.write("\r" + line + "\x1b[K", ending="")  # and clear what was longer
             self.stream.flush()
         else:
             self.stream.write(line)
         self.shown = True
 
+    def note(self, text):
+        """Write a message on a line of its own (below the bar, which goes on beneath)."""
+        self.end()
+        self.stream.write(text)
+        self.shown_at = None
+
     def end(self):
         if self.in_place and self.shown:
             self.stream.write("")
+        self.shown = False
 
 
 def rate(job):
