@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, BinaryIO
 
@@ -15,32 +17,82 @@ from .exceptions import (
     NotFoundWhileUnavailable,
     StoreNotAvailable,
 )
+from .fill_gate import Claim, FillGate
 from .first_hit import ProbePool, first_hit, threads_for
 from .location_index import LocationIndex
 from .parallel import map_in_order
 from .reader import TracedReader
 from .singleflight import SingleFlight
-from .store import Store
+from .store import BytesReader, Store
+from .tee import CheckedReader, Sha1Check
 from .writer import BlobWriter, WrappedWriter
 
 logger = logging.getLogger(__name__)
 
 
+class _NoCheck:
+    """The check of a key that is not a hash: it accepts any bytes."""
+
+    sha1 = ""
+
+    def update(self, chunk: bytes | memoryview) -> None:
+        pass
+
+    def verify(self) -> None:
+        pass
+
+
+@dataclass
+class _Pass:
+    """One pass over the tiers for a key: what is read, and the fill it may claim.
+
+    `whole` reads are streams of the entire blob (or `get`'s bytes, when `stream` is false);
+    a claim is taken before a write-back source is asked (see `FillGate`)."""
+
+    key: str
+    result: trace.Fetch
+    stream: bool = False
+    start: int = 0
+    end: int | None = None
+    claim: Claim | None = None
+    #: Set when the cache, asked again after another reader's fill, answered instead.
+    served_by_cache: bool = False
+
+    @property
+    def whole(self) -> bool:
+        return self.start == 0 and self.end is None
+
+
 class Composite(Store):
     """Sources tried in order; blobs served by sources appended with `cache_result=True` are
-    written into the cache.
+    written into the cache, by every read: `get`, `get_many` and streams from `open`.
 
     Two options make reads from later tiers faster; both keep the answer of the sequential
     pass, and both are off by default (the seed library's behaviour):
 
     - `index`: a `LocationIndex` fed by every read. A blob seen before is asked first from
       the tier that served it last (the cache, once a source's blob was written back); when
-      that tier no longer has it, the configured order follows.
+      that tier no longer has it, the configured order follows. A write-back source is never
+      asked before the cache this way.
     - `concurrent`: for a blob with no known location, the tiers are asked at once (True, or
       the most threads to use) and the first in order that has it serves it. Write-back
       sources, the expensive ones, are still asked only when every tier before them said no.
       A blob held by several tiers is downloaded from each of them that was asked.
+
+    One reader at a time fetches a blob from a write-back source (`fill_gate`); the others
+    wait for its fill and read the cache. Streams are tuned by the attributes below (the
+    Django app sets them from its settings).
     """
+
+    #: Whole streams are checked against their key (the blob URL); a wrong blob is cut short.
+    verify_streams = False
+    #: Whole blobs up to this size are read and checked before a stream is returned, so that
+    #: a wrong one falls through to the next tier instead of being cut short.
+    verify_before_send_max_bytes = 0
+    #: A stream closed before its end still fills the cache, in the background, up to this.
+    fill_after_disconnect_max_bytes = 0
+    #: A range of an uncached blob up to this size fills the cache with it, in the background.
+    fill_on_range_max_bytes = 0
 
     def __init__(
         self, *, concurrent: bool | int = False, index: LocationIndex | None = None
@@ -52,6 +104,7 @@ class Composite(Store):
         self.cache: Store | None = None
         self.concurrent = concurrent
         self.index = index
+        self.fill_gate = FillGate()
         self._flights = SingleFlight()
         self._probes = ProbePool()
 
@@ -86,6 +139,13 @@ class Composite(Store):
         self.check_uri(uri)
         return uri
 
+    def check_for(self, key: str, store: Store) -> Sha1Check | None:
+        """Return the running check of a blob read from `store`; keys that are not hashes
+        have none."""
+        return None
+
+    # reading
+
     def get(self, uri: str) -> bytes:
         """Return the blob from the first source that has it."""
         result = self.fetch(uri)
@@ -100,53 +160,201 @@ class Composite(Store):
         return self._flights.do(key, lambda: self._fetch(key))
 
     def _fetch(self, key: str) -> trace.Fetch:
-        result = trace.Fetch(uri=key)
+        p = _Pass(key, trace.Fetch(uri=key))
+        p.result.data = self._run(p)
+        return p.result
+
+    def open(self, uri: str, start: int = 0, end: int | None = None) -> BinaryIO:
+        """Return a file that streams the blob from the first source that has it; a whole
+        blob from a write-back source is written into the cache as it is read."""
+        result = self.open_fetch(uri, start, end)
+        if result.error is not None:
+            raise result.error
+        return result.stream
+
+    def open_fetch(
+        self,
+        uri: str,
+        start: int = 0,
+        end: int | None = None,
+        on_close: Callable[[trace.Fetch], None] | None = None,
+    ) -> trace.Fetch:
+        """Open bytes [start, end) of the blob from the first source that has it, and return
+        what happened: `stream` is the open file, or `error` says why there is none.
+
+        With `on_close`, the stream counts the bytes read into `bytes_read`, a read error is
+        recorded on the serving attempt, and `on_close(fetch)` runs once when it is closed.
+        """
+        key = self.normalize(uri)
+        p = _Pass(key, trace.Fetch(uri=key), stream=True, start=start, end=end)
+        stream = self._run(p)
+        if stream is not None and on_close is not None:
+            stream = TracedReader(stream, p.result, on_close)
+        p.result.stream = stream
+        return p.result
+
+    def _run(self, p: _Pass) -> Any:
+        """Ask the tiers for `p.key` in order (the one the location index names first) and
+        return the first answer, or None; `p.result` receives what happened."""
         started = time.perf_counter()
-        stores, hinted = self._tiers_for(key)
-        found = None
-        if hinted:  # the tier that served it last time, alone; then the configured order
-            found = self._first_hit(stores[:1], key, result)
-            stores = stores[1:]
-        found = found or self._first_hit(stores, key, result)
+        try:
+            stores, hinted = self._tiers_for(p.key)
+            found = None
+            if hinted:  # the tier that served it last time, alone; then the configured order
+                found = self._first_hit(stores[:1], p)
+                stores = stores[1:]
+            found = found or self._first_hit(stores, p)
+        finally:
+            self._release(p)  # a stream that fills the cache took the claim with it
         if found is not None:
-            store, data = found
-            result.data, result.served_by = data, str(store)
-            if self.cache is not None and self._writes_back(store):
-                result.cache_written = store is not self.cache and self.write_back(key, data)
-        result.seconds = time.perf_counter() - started
-        if result.data is None:
-            result.error = self._miss_error(key, result)
-        self._remember(key, result)
-        return result
+            store = self.cache if p.served_by_cache else found[0]
+            p.result.served_by = str(store)
+        else:
+            p.result.error = self._miss_error(p.key, p.result)
+        p.result.seconds = time.perf_counter() - started
+        self._remember(p.key, p.result)
+        return None if found is None else found[1]
+
+    # the pass over the tiers
 
     def _tiers_for(self, key: str) -> tuple[list[Store], bool]:
         """Return the tiers that accept `key`, in order, and whether the first is the one the
-        location index names (then it comes first, out of order)."""
+        location index names (then it comes first, out of order). The index never puts a
+        write-back source before the cache: asking the cache is cheap, and another process
+        may have filled it since."""
         stores = [store for store in self.sources if store.is_valid(key)]
         tier = self.index.get(key) if self.index is not None else None
         hinted = next((store for store in stores if str(store) == tier), None)
-        if hinted is None:
+        if hinted is None or (self.cache is not None and self._writes_back(hinted)):
             return stores, False
         stores.remove(hinted)
         return [hinted, *stores], True
 
-    def _first_hit(
-        self, stores: list[Store], key: str, result: trace.Fetch
-    ) -> tuple[Store, Any] | None:
-        """Return the first of `stores` in order that has the blob, and the blob."""
-        if self.concurrent and len(stores) > 1:
+    def _first_hit(self, stores: list[Store], p: _Pass) -> tuple[Store, Any] | None:
+        """Return the first of `stores` in order that has the blob, and its answer."""
+
+        def ask(store: Store, key: str, result: trace.Fetch) -> Any:
+            return self._ask_tier(p, store, result)
+
+        if self.concurrent and len(stores) > 1 and not p.stream:  # streams: one open at a time
             threads = threads_for(self.concurrent)
-            return first_hit(
-                stores, key, result, self._ask, self._probes, threads, self._writes_back
-            )
+            return first_hit(stores, p.key, p.result, ask, self._probes, threads, self._fills)
         for store in stores:
-            data = self._ask(store, key, result)
-            if data is not None:
-                return store, data
+            answer = ask(store, p.key, p.result)
+            if answer is not None:
+                return store, answer
         return None
 
     def _writes_back(self, store: Store) -> bool:
         return any(store is source for source in self.cache_back)
+
+    def _fills(self, store: Store) -> bool:
+        """Return whether what `store` serves is written into the cache."""
+        return self.cache is not None and store is not self.cache and self._writes_back(store)
+
+    def _ask_tier(self, p: _Pass, store: Store, result: trace.Fetch) -> Any:
+        """Ask one tier; before the first write-back source, claim the fill, and when another
+        reader filled the cache meanwhile, read the cache instead."""
+        if self._fills(store) and p.claim is None:
+            p.claim = self.fill_gate.claim(p.key)
+            if p.claim.waited:
+                answer = self._ask(self.cache, p.key, result, partial(self._read, p, self.cache))
+                if answer is not None:
+                    p.served_by_cache = True
+                    self._release(p)
+                    return answer
+        return self._ask(store, p.key, result, partial(self._read, p, store))
+
+    def _read(self, p: _Pass, store: Store, key: str) -> Any:
+        """Return what `store` answers for the pass: bytes for `get`, else a stream."""
+        if not p.stream:
+            data = store.get(key)
+            if self._fills(store):
+                p.result.cache_written = self.write_back(key, data)
+                self._release(p)
+            return data
+        stream = store.open(key, p.start, p.end)
+        small = stream.size <= self.verify_before_send_max_bytes
+        if small and self.verify_streams and (p.whole or store is self.cache):
+            return self._read_checked(p, store, stream)
+        if p.whole and self._fills(store):
+            return self._tee(p, store, stream)
+        if p.whole and self.verify_streams:
+            check = self.check_for(key, store)
+            if check is not None:
+                return CheckedReader(stream, check, on_invalid=partial(self._discard, store, key))
+        empty = p.end is not None and p.end <= p.start  # headers only: no fill
+        if self._fills(store) and not empty and stream.size <= self.fill_on_range_max_bytes:
+            self._release(p)
+            self._fill_later(key)
+        return stream
+
+    def _read_checked(self, p: _Pass, store: Store, stream: BinaryIO) -> BinaryIO:
+        """Read a small blob whole and check it before anything is sent: a wrong one is
+        "invalid" (and dropped from the cache), so the next tier is asked."""
+        if not p.whole:  # a range of a cached blob: read it all, to check it
+            stream.close()
+            stream = store.open(p.key)
+        with stream:
+            data = stream.read()
+        check = self.check_for(p.key, store)
+        if check is not None:
+            check.update(data)
+            try:
+                check.verify()
+            except InvalidDataFound:
+                self._discard(store, p.key)
+                raise
+        if self._fills(store):
+            p.result.cache_written = self.write_back(p.key, data)
+            self._release(p)
+        return BytesReader(data, p.start, p.end)
+
+    def _tee(self, p: _Pass, store: Store, stream: BinaryIO) -> BinaryIO:
+        """Stream a whole blob from a write-back source into the cache as it is read."""
+        claim, p.claim = p.claim, None  # the fill holds it until it is over
+        try:
+            writer = self.cache.open_writer(p.key)
+        except Exception as exc:
+            logger.warning("%s: could not cache %s: %s", self.cache, p.key, exc)
+            writer = None
+
+        def done(committed: bool) -> None:
+            if committed:
+                p.result.cache_written = True
+                self._written(p.key, self.cache)
+            if claim is not None:
+                claim.release()
+
+        check = self.check_for(p.key, store) or _NoCheck()
+        return CheckedReader(
+            stream, check, writer, finish_max=self.fill_after_disconnect_max_bytes, on_done=done
+        )
+
+    def _fill_later(self, key: str) -> None:
+        """Fill the cache with the whole blob in the background (after a range was served)."""
+        threading.Thread(target=self._fill, args=(key,), name="bitstore-fill", daemon=True).start()
+
+    def _fill(self, key: str) -> None:
+        try:
+            self.fetch(key)
+        except Exception as exc:  # a background fill never fails anyone's read
+            logger.warning("filling the cache with %s: %s", key, exc)
+
+    def _release(self, p: _Pass) -> None:
+        if p.claim is not None:
+            p.claim.release()
+
+    def _discard(self, store: Store, key: str) -> None:
+        """Remove a cache entry that failed its check (a source's bytes are left alone)."""
+        if store is not self.cache:
+            return
+        try:
+            store.delete(key)
+        except Exception as exc:
+            logger.warning("%s: could not remove the invalid entry %s: %s", store, key, exc)
+        else:
+            logger.warning("%s: removed the invalid entry %s", store, key)
 
     def _remember(self, key: str, result: trace.Fetch) -> None:
         """Feed the location index: where the blob is now, or that it is nowhere known."""
@@ -168,6 +376,7 @@ class Composite(Store):
             data = (read or store.get)(key)
         except InvalidDataFound as exc:
             outcome, detail = trace.INVALID, str(exc)
+            self._discard(store, key)
         except NotFoundInStore:
             outcome = trace.NOT_FOUND
         except StoreNotAvailable as exc:
@@ -222,46 +431,6 @@ class Composite(Store):
         if unavailable:
             raise StoreNotAvailable(self, "could not ask " + ", ".join(unavailable))
         return False
-
-    def open(self, uri: str, start: int = 0, end: int | None = None) -> BinaryIO:
-        """Return a file that streams the blob from the first source that has it.
-
-        Streaming reads are not written back into the cache; `get` does that.
-        """
-        result = self.open_fetch(uri, start, end)
-        if result.error is not None:
-            raise result.error
-        return result.stream
-
-    def open_fetch(
-        self,
-        uri: str,
-        start: int = 0,
-        end: int | None = None,
-        on_close: Callable[[trace.Fetch], None] | None = None,
-    ) -> trace.Fetch:
-        """Open bytes [start, end) of the blob from the first source that has it, and return
-        what happened: `stream` is the open file, or `error` says why there is none.
-
-        With `on_close`, the stream counts the bytes read into `bytes_read`, a read error is
-        recorded on the serving attempt, and `on_close(fetch)` runs once when it is closed.
-        """
-        key = self.normalize(uri)
-        result = trace.Fetch(uri=key)
-        started = time.perf_counter()
-        for store in self._tiers_for(key)[0]:
-            stream = self._ask(store, key, result, partial(store.open, start=start, end=end))
-            if stream is not None:
-                result.served_by = str(store)
-                if on_close is not None:
-                    stream = TracedReader(stream, result, on_close)
-                result.stream = stream
-                break
-        result.seconds = time.perf_counter() - started
-        if result.stream is None:
-            result.error = self._miss_error(key, result)
-        self._remember(key, result)
-        return result
 
     def put(self, uri: str, data: bytes) -> None:
         """Write the blob into the cache, or else into the first source that can write."""
