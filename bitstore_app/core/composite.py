@@ -21,7 +21,7 @@ from .fill_gate import Claim, FillGate
 from .first_hit import ProbePool, first_hit, threads_for
 from .location_index import LocationIndex
 from .parallel import map_in_order
-from .reader import TracedReader
+from .reader import TracedReader, VerifyingReader
 from .singleflight import SingleFlight
 from .store import BytesReader, Store
 from .tee import CheckedReader, Sha1Check
@@ -280,9 +280,9 @@ class Composite(Store):
         if p.whole and self._fills(store):
             return self._tee(p, store, stream)
         if p.whole and self.verify_streams:
-            check = self.check_for(key, store)
-            if check is not None:
-                return CheckedReader(stream, check, on_invalid=partial(self._discard, store, key))
+            # A tier that verifies its own streams is not hashed twice.
+            check = None if isinstance(stream, VerifyingReader) else self.check_for(key, store)
+            return CheckedReader(stream, check, on_invalid=partial(self._discard, store, key))
         empty = p.end is not None and p.end <= p.start  # headers only: no fill
         if self._fills(store) and not empty and stream.size <= self.fill_on_range_max_bytes:
             self._release(p)

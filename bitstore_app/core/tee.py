@@ -43,7 +43,8 @@ class Sha1Check:
 
 
 class CheckedReader(io.RawIOBase):
-    """Pass a whole blob through `check`, and into `writer` when there is one.
+    """Pass a whole blob through `check` (None: the stream checks itself), and into
+    `writer` when there is one.
 
     `on_invalid()` runs when the check fails; `on_done(committed)` runs once, when the fill
     is over (committed, dropped, or there was no writer).
@@ -52,7 +53,7 @@ class CheckedReader(io.RawIOBase):
     def __init__(
         self,
         inner,
-        check: Sha1Check,
+        check: Sha1Check | None,
         writer: BlobWriter | None = None,
         *,
         finish_max: int = 0,
@@ -68,12 +69,18 @@ class CheckedReader(io.RawIOBase):
         self._on_done = on_done
         self._position = 0
         self._over = False
+        self._finished = False
+        self._name = getattr(check, "sha1", "a blob")
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target) -> int:
-        count = self._inner.readinto(target)
+        try:
+            count = self._inner.readinto(target)
+        except InvalidDataFound:  # a tier that verifies its own streams found it wrong
+            self._invalid()
+            raise
         if count:
             self._take(memoryview(target)[:count])
         elif not self._over:
@@ -82,13 +89,14 @@ class CheckedReader(io.RawIOBase):
 
     def _take(self, chunk: memoryview) -> None:
         self._position += len(chunk)
-        self._check.update(chunk)
+        if self._check is not None:
+            self._check.update(chunk)
         if self._writer is None:
             return
         try:
             self._writer.write(bytes(chunk))
         except Exception as exc:  # a failing cache never fails the read
-            logger.warning("not caching %s: %s", self._check.sha1, exc)
+            logger.warning("not caching %s: %s", self._name, exc)
             self._writer.abort()
             self._writer = None
 
@@ -96,14 +104,23 @@ class CheckedReader(io.RawIOBase):
         """The stream is over: check it, then commit or drop the fill."""
         self._over = True
         try:
-            self._check.verify()
+            if self._check is not None:
+                self._check.verify()
         except InvalidDataFound:
-            self._finish(commit=False)
-            self._on_invalid()
+            self._invalid()
             raise
         self._finish(commit=True)
 
+    def _invalid(self) -> None:
+        self._over = True
+        self._finish(commit=False)
+        self._on_invalid()
+
     def _finish(self, commit: bool) -> None:
+        """Commit or drop the fill, once."""
+        if self._finished:
+            return
+        self._finished = True
         committed = False
         if self._writer is not None:
             if commit:
@@ -111,7 +128,7 @@ class CheckedReader(io.RawIOBase):
                     self._writer.commit()
                     committed = True
                 except Exception as exc:
-                    logger.warning("not caching %s: %s", self._check.sha1, exc)
+                    logger.warning("not caching %s: %s", self._name, exc)
             else:
                 self._writer.abort()
         self._on_done(committed)
@@ -137,10 +154,7 @@ class CheckedReader(io.RawIOBase):
                 self._take(memoryview(buffer)[:count])
             self._end()
         except Exception as exc:
-            sha1 = self._check.sha1
-            logger.warning("filling the cache with %s after the reader left: %s", sha1, exc)
-            if not self._over:
-                self._over = True
-                self._finish(commit=False)
+            logger.warning("filling the cache with %s after the reader left: %s", self._name, exc)
+            self._finish(commit=False)
         finally:
             self._inner.close()
