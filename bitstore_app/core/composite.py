@@ -84,8 +84,10 @@ class Composite(Store):
     Django app sets them from its settings).
     """
 
-    #: Whole streams are checked against their key (the blob URL); a wrong blob is cut short.
-    verify_streams = False
+    #: Check what is read against its key (the Django app does): a whole stream that does not
+    #: match is cut short, and a blob from a write-back source that the cache refuses is
+    #: "invalid" (the next tier is asked) instead of returned as it is.
+    check_reads = False
     #: Whole blobs up to this size are read and checked before a stream is returned, so that
     #: a wrong one falls through to the next tier instead of being cut short.
     verify_before_send_max_bytes = 0
@@ -275,11 +277,11 @@ class Composite(Store):
             return data
         stream = store.open(key, p.start, p.end)
         small = stream.size <= self.verify_before_send_max_bytes
-        if small and self.verify_streams and (p.whole or store is self.cache):
+        if small and self.check_reads and (p.whole or store is self.cache):
             return self._read_checked(p, store, stream)
         if p.whole and self._fills(store):
             return self._tee(p, store, stream)
-        if p.whole and self.verify_streams:
+        if p.whole and self.check_reads:
             # A tier that verifies its own streams is not hashed twice.
             check = None if isinstance(stream, VerifyingReader) else self.check_for(key, store)
             return CheckedReader(stream, check, on_invalid=partial(self._discard, store, key))
@@ -392,9 +394,15 @@ class Composite(Store):
         return NotFoundInStore(self, key)
 
     def write_back(self, key: str, data: bytes) -> bool:
-        """Write a served blob into the cache; a failure is logged, never raised."""
+        """Write a served blob into the cache; a failure is logged, never raised (with
+        `check_reads`, bytes that do not match raise `InvalidDataFound`)."""
         try:
             self.cache.put_or_raise(key, data)
+        except InvalidDataFound as exc:
+            if self.check_reads:
+                raise
+            logger.warning("%s: could not cache %s: %s", self.cache, key, exc)
+            return False
         except Exception as exc:
             logger.warning("%s: could not cache %s: %s", self.cache, key, exc)
             return False

@@ -34,7 +34,7 @@ def setup(blobs, delay=0.0, **knobs):
     composite = Sha1Composite()
     composite.append_cache(Sha1Cache(cache_raw, "", verify=True))
     composite.append_source(Sha1Store(source_raw, ""), cache_result=True)
-    composite.verify_streams = True
+    composite.check_reads = True
     for name, value in knobs.items():
         setattr(composite, name, value)
     return composite, cache_raw, source_raw
