@@ -221,16 +221,21 @@ class Composite(Store):
 
     def _tiers_for(self, key: str) -> tuple[list[Store], bool]:
         """Return the tiers that accept `key`, in order, and whether the first is the one the
-        location index names (then it comes first, out of order). The index never puts a
-        write-back source before the cache: asking the cache is cheap, and another process
-        may have filled it since."""
+        location index names (then it comes first, out of order).
+
+        The index never puts a tier before the cache: asking the cache is cheap, and another
+        process (a warm job) may have filled it since. A write-back source keeps its place."""
         stores = [store for store in self.sources if store.is_valid(key)]
         tier = self.index.get(key) if self.index is not None else None
         hinted = next((store for store in stores if str(store) == tier), None)
-        if hinted is None or (self.cache is not None and self._writes_back(hinted)):
+        cache = next((store for store in stores if store is self.cache), None)
+        if hinted is None or (cache is not None and self._writes_back(hinted)):
             return stores, False
         stores.remove(hinted)
-        return [hinted, *stores], True
+        if cache is None or hinted is cache:
+            return [hinted, *stores], True
+        stores.remove(cache)
+        return [cache, hinted, *stores], False
 
     def _first_hit(self, stores: list[Store], p: _Pass) -> tuple[Store, Any] | None:
         """Return the first of `stores` in order that has the blob, and its answer."""

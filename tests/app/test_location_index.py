@@ -68,7 +68,9 @@ def test_the_index_starts_from_the_ledgers_hits_since_the_tiers_changed(three_fo
     assert index.get(recent[0]) == "c"
     assert index.get(old[0]) is None
     assert index.get(written[0]) == "b", "a blob written back is where the cache is"
-    assert [a.tier for a in services.fetch(recent[0]).attempts] == ["c"]
+    # The index skips tier a; the cache is still asked first, since another process may have
+    # filled it since the ledger's hit.
+    assert [a.tier for a in services.fetch(recent[0]).attempts] == ["b", "c"]
 
 
 def test_only_a_processs_first_configuration_is_warmed_from_the_ledger(three_folders):

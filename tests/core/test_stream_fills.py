@@ -160,3 +160,20 @@ def test_the_index_never_asks_a_write_back_source_before_the_cache():
     cache.blobs[sha1] = data  # another process filled the cache meanwhile
     assert composite.get(sha1) == data
     assert source.gets == 0
+
+
+def test_the_index_asks_the_cache_before_the_tier_it_names():
+    from bitstore_app.core import LocationIndex
+
+    sha1, data = make_blob()
+    cache, cheap, other = MemoryRaw(), CountingStore({sha1: data}, name="cheap"), MemoryRaw()
+    composite = Sha1Composite(index=LocationIndex())
+    composite.append_source(Sha1Store(other, ""))
+    composite.append_cache(Sha1Cache(cache, "", verify=True))
+    composite.append_source(Sha1Store(cheap, ""))
+    composite.index.remember(sha1, str(composite.sources[2]))
+    cache.blobs[sha1] = data  # another process filled the cache since
+    result = composite.fetch(sha1)
+    assert (result.data, result.served_by) == (data, str(composite.cache))
+    assert [a.tier for a in result.attempts] == [str(composite.cache)]  # tier "other" skipped
+    assert cheap.gets == 0
