@@ -6,7 +6,7 @@ import pytest
 from bitstore_app.models import FetchRecord
 from bitstore_app.signed_urls import signed_blob_url
 from tests.warming.conftest import make_blobs, wait_for_job
-from tests.web.web_server import WebServer
+from tests.web.web_server import WebServer, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -31,7 +31,8 @@ def test_the_web_process_serves_from_the_cache_after_a_warm_job(
         second = web.get(signed_blob_url(sha1))
         assert (second.status_code, second.content) == (200, data)
         assert api.counts()[sha1] == 2, web.text()[-3000:]  # served by the cache
+        served = FetchRecord.objects.filter(sha1=sha1, task_id="").order_by("id")
+        wait_until(lambda: served.count() == 2, message="the web fetches were not recorded")
+        assert [record.tier_name for record in served] == ["api", "cache"]
     finally:
         web.stop()
-    served = FetchRecord.objects.filter(sha1=sha1, task_id="").order_by("id")
-    assert [record.served_by for record in served] == ["api", "cache"]
