@@ -14,11 +14,13 @@ from .exceptions import (
     InvalidDataFound,
     NotFoundInStore,
     NotFoundWhileUnavailable,
+    NoWritableTier,
     StoreNotAvailable,
 )
 from .fill_gate import Claim, FillGate
 from .first_hit import ProbePool, first_hit, threads_for
 from .location_index import LocationIndex
+from .outcomes import Outcome, SkipReason, outcome_of
 from .parallel import map_in_order
 from .reader import TracedReader, VerifyingReader
 from .singleflight import SingleFlight
@@ -188,12 +190,14 @@ class Composite(StreamFills, Store):
         return the first answer, or None; `p.result` receives what happened."""
         started = time.perf_counter()
         try:
-            stores, hinted = self._tiers_for(p.key)
+            stores, hinted, alone = self._tiers_for(p.key)
             found = None
-            if hinted:  # the tier that served it last time, alone; then the configured order
+            if alone:  # the tier that served it last time, alone; then the configured order
                 found = self._first_hit(stores[:1], p)
                 stores = stores[1:]
             found = found or self._first_hit(stores, p)
+            if found is not None and hinted is not None and found[0] is hinted:
+                self._skipped_for_index(p.key, hinted, p.result)
         finally:
             self._release(p)  # a stream that fills the cache took the claim with it
         if found is not None:
@@ -207,9 +211,9 @@ class Composite(StreamFills, Store):
 
     # the pass over the tiers
 
-    def _tiers_for(self, key: str) -> tuple[list[Store], bool]:
-        """Return the tiers that accept `key`, in order, and whether the first is the one the
-        location index names (then it comes first, out of order).
+    def _tiers_for(self, key: str) -> tuple[list[Store], Store | None, bool]:
+        """Return the tiers that accept `key` in the order to ask them, the one the location
+        index names (None: no hint is followed), and whether it is asked first, alone.
 
         The index never puts a tier before the cache: asking the cache is cheap, and another
         process (a warm job) may have filled it since. A write-back source keeps its place."""
@@ -218,12 +222,12 @@ class Composite(StreamFills, Store):
         hinted = next((store for store in stores if str(store) == tier), None)
         cache = next((store for store in stores if store is self.cache), None)
         if hinted is None or (cache is not None and self._writes_back(hinted)):
-            return stores, False
+            return stores, None, False
         stores.remove(hinted)
         if cache is None or hinted is cache:
-            return [hinted, *stores], True
+            return [hinted, *stores], hinted, True
         stores.remove(cache)
-        return [cache, hinted, *stores], False
+        return [cache, hinted, *stores], hinted, False
 
     def _first_hit(self, stores: list[Store], p: _Pass) -> tuple[Store, Any] | None:
         """Return the first of `stores` in order that has the blob, and its answer."""
@@ -314,22 +318,36 @@ class Composite(StreamFills, Store):
         """Return `read(key)` (by default `store.get`), or None, and add the attempt to the
         trace."""
         started = time.perf_counter()
-        outcome, detail, data = trace.HIT, "", None
+        outcome, reason, detail, data = Outcome.HIT, None, "", None
         try:
             data = (read or store.get)(key)
-        except InvalidDataFound as exc:
-            outcome, detail = trace.INVALID, str(exc)
-            self._discard(store, key)
-        except NotFoundInStore:
-            outcome = trace.NOT_FOUND
-        except StoreNotAvailable as exc:
-            outcome, detail = trace.UNAVAILABLE, str(exc)
+        except (NotFoundInStore, StoreNotAvailable) as exc:
+            outcome, reason = outcome_of(exc)
+            failed = isinstance(exc, StoreNotAvailable) or outcome == Outcome.INVALID
+            detail = str(exc) if failed else ""
+            if outcome == Outcome.INVALID:
+                self._discard(store, key)
         elapsed = time.perf_counter() - started
-        result.attempts.append(trace.Attempt(str(store), outcome, elapsed, detail))
+        result.attempts.append(trace.Attempt(str(store), outcome, elapsed, detail, reason))
         return data
 
+    def _skipped_for_index(self, key: str, hinted: Store, result: trace.Fetch) -> None:
+        """Record the tiers before `hinted` in order that were not asked as skipped: the index
+        sent the fetch past them to the tier that served the blob last, and it had it."""
+        asked = {attempt.tier for attempt in result.attempts}
+        before = []
+        for store in self.sources:
+            if store is hinted:
+                break
+            if store.is_valid(key) and str(store) not in asked:
+                before.append(store)
+        result.attempts[:0] = [
+            trace.Attempt(str(store), Outcome.SKIPPED, 0.0, reason=SkipReason.INDEX)
+            for store in before
+        ]
+
     def _miss_error(self, key: str, result: trace.Fetch) -> NotFoundInStore:
-        unavailable = [a.tier for a in result.attempts if a.outcome == trace.UNAVAILABLE]
+        unavailable = [a.tier for a in result.attempts if a.unavailable]
         if unavailable:
             return NotFoundWhileUnavailable(self, key, tuple(unavailable))
         return NotFoundInStore(self, key)
@@ -399,7 +417,7 @@ class Composite(StreamFills, Store):
             except NotImplementedError:
                 continue
             return WrappedWriter(inner, after_commit=partial(self._written, key, target))
-        raise NotImplementedError(f"{type(self).__name__} has no tier that can write {key}")
+        raise NoWritableTier(self, key)
 
     def _written(self, key: str, target: Store) -> None:
         self.forget(key)

@@ -8,10 +8,11 @@ to fetch, for as long as its lease lasts.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from .per_process import PerProcess, ProcessLock
 
 
 class Leases(Protocol):
@@ -47,22 +48,18 @@ class FillGate:
     def __init__(self, wait: float = 30.0, leases: Leases | None = None) -> None:
         self.wait = wait
         self.leases = leases
-        self._reset()
-
-    def _reset(self) -> None:
-        self._lock = threading.Lock()
-        self._fills: dict[str, threading.Event] = {}
-        self._pid = os.getpid()
+        # Fills led by the threads of this process: a forked child waits on none of them.
+        self._fills: PerProcess[dict[str, threading.Event]] = PerProcess()
+        self._lock = ProcessLock()
 
     def claim(self, key: str) -> Claim:
         """Return the claim on `key`, after waiting for a fill in progress, if any."""
-        if self._pid != os.getpid():  # a forked child: the parent's fills are not its own
-            self._reset()
         with self._lock:
-            event = self._fills.get(key)
+            fills = self._fills.get(dict)
+            event = fills.get(key)
             leader = event is None
             if leader:
-                event = self._fills[key] = threading.Event()
+                event = fills[key] = threading.Event()
         if not leader:
             event.wait(self.wait)
             return Claim(None, key, waited=True)
@@ -78,13 +75,7 @@ class FillGate:
         if claim.token is not None:
             self.leases.release(claim.key, claim.token)
         with self._lock:
-            if self._fills.get(claim.key) is claim.event:
-                del self._fills[claim.key]
+            fills = self._fills.get(dict)
+            if fills.get(claim.key) is claim.event:
+                del fills[claim.key]
         claim.event.set()
-
-    def __getstate__(self) -> dict:
-        return {"wait": self.wait, "leases": self.leases}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._reset()

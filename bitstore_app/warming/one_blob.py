@@ -13,7 +13,8 @@ import logging
 from dataclasses import dataclass
 
 from .. import services
-from ..core import Sha1Composite, StoreNotAvailable
+from ..core import NoCacheTier, Sha1Composite, StoreNotAvailable
+from ..core.outcomes import Outcome as FetchOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +26,8 @@ INVALID = "invalid"
 FAILED = "failed"
 TRANSIENT = "transient"
 
-#: A fetch's outcome (core.trace) when no source served the blob.
-_MISSES = {"not_found": NOT_FOUND, "invalid": INVALID}
-
-
-class NoCacheTier(RuntimeError):
-    """Warming needs an enabled cache tier to write into."""
+#: A fetch's outcome when no source served the blob.
+_MISSES = {FetchOutcome.NOT_FOUND: NOT_FOUND, FetchOutcome.INVALID: INVALID}
 
 
 @dataclass(frozen=True)
