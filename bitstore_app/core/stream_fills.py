@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, BinaryIO
+from typing import Any, BinaryIO
 
 from .exceptions import InvalidDataFound
 from .store import BytesReader, Store
 from .tee import CheckedReader
-
-if TYPE_CHECKING:
-    from .composite import _Pass
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +33,7 @@ class _NoCheck:
 class StreamFills:
     """The composite's streaming reads that fill the cache (a mixin of `Composite`)."""
 
-    def _read_checked(self, p: _Pass, store: Store, stream: BinaryIO) -> BinaryIO:
+    def _read_checked(self, p: Any, store: Store, stream: BinaryIO) -> BinaryIO:
         """Read a small blob whole and check it before anything is sent: a wrong one is
         "invalid" (and dropped from the cache), so the next tier is asked."""
         if not p.whole:  # a range of a cached blob: read it all, to check it
@@ -57,7 +54,7 @@ class StreamFills:
             self._release(p)
         return BytesReader(data, p.start, p.end)
 
-    def _tee(self, p: _Pass, store: Store, stream: BinaryIO) -> BinaryIO:
+    def _tee(self, p: Any, store: Store, stream: BinaryIO) -> BinaryIO:
         """Stream a whole blob from a write-back source into the cache as it is read."""
         claim, p.claim = p.claim, None  # the fill holds it until it is over
         try:
