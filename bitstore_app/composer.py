@@ -10,9 +10,11 @@ from typing import Any
 
 from django.views.decorators.debug import sensitive_variables
 
+from .conf import bitstore_settings
 from .core import Sha1Cache, Sha1Composite, Sha1Store, Store
 from .core.breaker import shared_breaker
 from .core.exceptions import TierConfigError
+from .core.fill_gate import FillGate
 from .core.guard import GuardedStore
 from .core.sha1 import Sha1FormatMixin
 from .core.tiers import KINDS, tier_class
@@ -60,7 +62,10 @@ def build_tier(spec: TierSpec, guarded: bool = True) -> Store:
     if not guarded:
         return store
     breaker = shared_breaker(spec.name, spec.breaker_threshold, spec.breaker_cooldown)
-    return GuardedStore(store, breaker=breaker, negative_ttl=spec.negative_ttl)
+    # Asking a cache is cheap, and another process (a warm job) may have just filled it: a
+    # cache never answers "not found" from memory.
+    negative_ttl = 0.0 if spec.role == "cache" else spec.negative_ttl
+    return GuardedStore(store, breaker=breaker, negative_ttl=negative_ttl)
 
 
 @sensitive_variables()  # the frames below hold resolved credentials
@@ -212,13 +217,27 @@ def _json_type(value: Any) -> str:
 
 def _wrap(spec: TierSpec, cls: type, store: Store) -> Store:
     """Key a raw store by SHA1 under the tier's prefix; SHA1 stores are used as they are."""
+    verify = spec.verify or spec.role == "cache"  # the app's caches always verify
     if isinstance(store, Sha1FormatMixin):
-        if spec.verify and hasattr(store, "verify"):
+        if verify and hasattr(store, "verify"):
             store.verify = True
         return store
     prefix = cls.key_prefix(spec.location)
     wrapper = Sha1Cache if spec.role == "cache" else Sha1Store
-    return wrapper(store, prefix, verify=spec.verify)
+    return wrapper(store, prefix, verify=verify)
+
+
+def _tune(composite: Sha1Composite) -> None:
+    """Set the composite's stream checks and fills from the settings; one fill per blob is
+    shared by processes through the leases in Redis when there is one (see `leases`)."""
+    from .coordination import leases
+
+    composite.check_reads = True
+    composite.verify_before_send_max_bytes = bitstore_settings.VERIFY_BEFORE_SEND_MAX_BYTES
+    composite.fill_after_disconnect_max_bytes = bitstore_settings.FILL_AFTER_DISCONNECT_MAX_BYTES
+    composite.fill_on_range_max_bytes = bitstore_settings.FILL_ON_RANGE_MAX_BYTES
+    shared = leases.FillLeases() if leases.redis_url() else None
+    composite.fill_gate = FillGate(wait=bitstore_settings.LEASE_TTL, leases=shared)
 
 
 def build_composite(specs: list[TierSpec], on_error=None) -> Sha1Composite:
@@ -227,6 +246,7 @@ def build_composite(specs: list[TierSpec], on_error=None) -> Sha1Composite:
     A tier that cannot be built raises, or with `on_error(spec, exc)` is reported and left out.
     """
     composite = Sha1Composite()
+    _tune(composite)
     for spec in specs:
         try:
             store = build_tier(spec)
@@ -242,6 +262,25 @@ def build_composite(specs: list[TierSpec], on_error=None) -> Sha1Composite:
     return composite
 
 
+def for_warming(composite: Sha1Composite, specs: list[TierSpec]) -> Sha1Composite | None:
+    """Return the composite warm jobs fill the cache through: the same tiers, each behind its
+    rate limit, every source written back, and the cache written but not read (a warm job
+    asks it whether it holds the blob first). None when there is no cache tier."""
+    from .coordination.rate_limits import limited
+
+    if composite.cache is None:
+        return None
+    rates = {spec.name: spec.rate_limit for spec in specs}
+    warming = Sha1Composite()
+    _tune(warming)
+    warming.fill_gate = composite.fill_gate  # a warm job and a web request share one fill
+    for store in composite.sources:
+        if store is not composite.cache:
+            warming.append_source(limited(store, rates.get(str(store), 0)), cache_result=True)
+    warming.append_cache(limited(composite.cache, rates.get(str(composite.cache), 0)), read=False)
+    return warming
+
+
 __all__ = [
     "KINDS",
     "TierConfigError",
@@ -249,5 +288,6 @@ __all__ = [
     "build_composite",
     "build_errors",
     "build_tier",
+    "for_warming",
     "validate",
 ]

@@ -32,10 +32,12 @@ DEFAULTS: dict[str, Any] = {
     # Admin statistics: at most this many of the newest fetches in the window are analysed
     # (the page says so when the window holds more).
     "STATS_SAMPLE_SIZE": 100_000,
-    # Leases per SHA1 across worker processes (coordination/leases.py): the Redis that holds
-    # them (None: the one rate limits use), and the seconds a lease lasts: a dead worker's
-    # lease blocks the others that long at most, and a fetch that takes longer may be made
-    # twice.
+    # Leases per SHA1 across processes (coordination/leases.py), taken by warm jobs and by any
+    # read about to ask a write-back source, so that one process fetches a blob and fills the
+    # cache while the others wait and read the cache: the Redis that holds them (None: the one
+    # rate limits use; neither: readers wait for each other within a process only), and the
+    # seconds a lease lasts and a reader waits: a dead worker's lease blocks the others that
+    # long at most, and a fetch that takes longer may be made twice.
     "LEASE_REDIS_URL": None,
     "LEASE_TTL": 10.0,
     # Speed (bench/README.md, bitstore_app/index_preload.py). Each process remembers which tier
@@ -50,6 +52,17 @@ DEFAULTS: dict[str, Any] = {
     # the blob (the usual case), each later tier asked costs a request, and a download if it
     # holds the blob too; get_many of unseen blobs sends that many times the requests.
     "CONCURRENT_PROBES": False,
+    # Streams (the blob URL, `open`). A whole blob up to VERIFY_BEFORE_SEND_MAX_BYTES is read
+    # and checked before any header is sent, so a wrong cache entry falls through to the next
+    # tier; a larger one is checked as it streams, its last chunk held back until the SHA1
+    # matches (a mismatch cuts the response short). A stream from a write-back source fills
+    # the cache as it is read; when the client leaves early, the fill finishes in the
+    # background for blobs up to FILL_AFTER_DISCONNECT_MAX_BYTES, else it is dropped
+    # (bench/README.md measures what finishing costs). A Range request on an uncached blob up
+    # to FILL_ON_RANGE_MAX_BYTES fills the cache with the whole blob in the background.
+    "VERIFY_BEFORE_SEND_MAX_BYTES": 4 * 1024 * 1024,
+    "FILL_AFTER_DISCONNECT_MAX_BYTES": 64 * 1024 * 1024,
+    "FILL_ON_RANGE_MAX_BYTES": 64 * 1024 * 1024,
     # Cache warming (warming/): SHA1s per chunk task, and threads that warm one chunk.
     "WARM_CHUNK_SIZE": 100,
     "WARM_CONCURRENCY": 8,

@@ -40,7 +40,10 @@ class Tier(models.Model):
     )
     enabled = models.BooleanField(default=True)
     verify = models.BooleanField(
-        default=False, help_text="Check the SHA1 of what this tier returns (caches always do)."
+        default=False,
+        help_text="Sources only: check the SHA1 of what this source returns before using it, "
+        "and ask the next tier when it does not match. Caches always verify, ticked or not. "
+        "Unticked, a wrong blob is still never cached, and the blob URL cuts it short.",
     )
     write_back = models.BooleanField(
         default=False, help_text="Blobs this tier serves are written into the cache tier."

@@ -17,7 +17,7 @@ from django.db import DatabaseError, connections
 from django.views.decorators.debug import sensitive_variables
 
 from . import index_preload, metrics
-from .composer import TierSpec, build_composite, build_tier
+from .composer import TierSpec, build_composite, build_tier, for_warming
 from .conf import bitstore_settings
 from .core import Fetch, Sha1Composite, breaker, map_in_order, parse_sha1, sha1_of
 from .core.per_process import ProcessLock
@@ -38,8 +38,11 @@ class Snapshot:
     version: int
     tier_ids: dict[str, int]
     checked_at: float
-    #: The definitions the composite was built from (cache warming reads rate limits here).
+    #: The definitions the composite was built from.
     specs: tuple[TierSpec, ...] = ()
+    #: The composite warm jobs fill the cache through (`composer.for_warming`); None without
+    #: a cache tier.
+    warming: Sha1Composite | None = None
 
 
 class _Configuration:
@@ -85,7 +88,8 @@ class _Configuration:
         index_preload.speed_up(composite)
         logger.info("tier configuration %s: %s", version, composite.sources)
         tier_ids = {s.name: s.id for s in specs}
-        return Snapshot(composite, version, tier_ids, time.monotonic(), tuple(specs))
+        warming = for_warming(composite, specs)
+        return Snapshot(composite, version, tier_ids, time.monotonic(), tuple(specs), warming)
 
     def current(self) -> Snapshot | None:
         """Return the snapshot this process holds now, without checking the version."""

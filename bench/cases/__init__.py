@@ -2,6 +2,7 @@
 
 from . import (
     big_blob,
+    blob_url_cache,
     disk_cache,
     django_layer,
     first_tier,
@@ -20,4 +21,5 @@ CASES = {
     6: warming,
     7: latency,
     8: disk_cache,
+    9: blob_url_cache,
 }

@@ -97,6 +97,29 @@ def leases() -> RedisLeases | LocalLeases:
         return _stores[url]
 
 
+class FillLeases:
+    """The leases as the composite's fill gate uses them (`core.fill_gate.Leases`): the first
+    process to reach a write-back source fills the cache, the others wait and read it."""
+
+    def acquire(self, key: str, wait: float) -> str | None:
+        import redis
+
+        owner = _owner()
+        try:
+            held = _acquire(leases(), key, owner, bitstore_settings.LEASE_TTL, wait)
+        except redis.RedisError as exc:
+            logger.warning("lease on %s: Redis not available, going ahead without it: %s", key, exc)
+            return owner
+        return owner if held else None
+
+    def release(self, key: str, token: str) -> None:
+        _release(leases(), key, token)
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
 @contextmanager
 def lease(sha1: str, wait: float = 0.0, ttl: float | None = None) -> Iterator[bool]:
     """Hold the lease on `sha1` for the block, waiting up to `wait` seconds for another
@@ -104,7 +127,7 @@ def lease(sha1: str, wait: float = 0.0, ttl: float | None = None) -> Iterator[bo
     import redis
 
     store = leases()
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    owner = _owner()
     try:
         held = _acquire(store, sha1, owner, ttl or bitstore_settings.LEASE_TTL, wait)
     except redis.RedisError as exc:

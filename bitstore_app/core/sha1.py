@@ -116,6 +116,10 @@ class Sha1Store(Sha1FormatMixin, Store):
             verify_sha1(data, sha1, self, InvalidDataGiven)
         self.base_store.put(self.uri_of(sha1), data)
 
+    def delete(self, sha1: str) -> None:
+        self.check_uri(sha1)
+        self.base_store.delete(self.uri_of(sha1))
+
     def open_writer(self, sha1: str) -> BlobWriter:
         """Return a writer that checks, before committing, that what it got has this SHA1."""
         self.check_uri(sha1)

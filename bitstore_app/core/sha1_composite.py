@@ -5,6 +5,8 @@ from __future__ import annotations
 from .composite import Composite
 from .exceptions import InvalidDataGiven
 from .sha1 import SHA1_HINT, parse_sha1, verify_sha1
+from .store import Store
+from .tee import Sha1Check
 
 
 class Sha1Composite(Composite):
@@ -22,6 +24,9 @@ class Sha1Composite(Composite):
 
     def normalize(self, uri: str) -> str:
         return parse_sha1(uri, self)
+
+    def check_for(self, key: str, store: Store) -> Sha1Check:
+        return Sha1Check(key, str(store))
 
     def put(self, uri: str, data: bytes) -> None:
         sha1 = self.normalize(uri)

@@ -71,6 +71,11 @@ class Store(ABC):
         """Drop any memory that the URI is missing (it was just written somewhere)."""
         return None  # stores that remember misses override this
 
+    def delete(self, uri: str) -> None:
+        """Remove the blob (a cache drops an entry that failed its check); a missing blob is
+        no error. Stores that cannot delete say so."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement the 'delete' method")
+
     def put_or_raise(self, uri: str, data: bytes) -> None:
         """Store the blob, raising on failure (stores whose `put` swallows errors, such as
         caches, override this)."""

@@ -87,6 +87,9 @@ class StoreWrapper(Store):
     def put_or_raise(self, uri: str, data: bytes) -> None:
         self._call(lambda: self.inner.put_or_raise(uri, data))
 
+    def delete(self, uri: str) -> None:
+        self.around(lambda: self.inner.delete(uri))
+
     def open_writer(self, uri: str) -> BlobWriter:
         """Open the tier's writer; its commit runs through `around` and then `forget`s."""
         inner = self._call(lambda: self.inner.open_writer(uri))

@@ -130,6 +130,11 @@ class DjangoStorageRaw(Store):
         with self.translating(uri):
             return self.storage.exists(uri)
 
+    def delete(self, uri: str) -> None:
+        self.check_uri(uri)
+        with self.translating(uri):
+            self.storage.delete(uri)
+
     def put(self, uri: str, data: bytes) -> None:
         self.check_uri(uri)
         with self.translating(uri):

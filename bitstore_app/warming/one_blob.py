@@ -1,7 +1,10 @@
 """Warming one blob: make sure the cache tier holds it, fetching it from the sources if not.
 
 `warm_one` is what each chunk of a warm job (chunks.py) does for each of its SHA1s, through
-a `Plan`: the tiers of this process's configuration as warming uses them.
+a `Plan`: the composite for warming of this process's configuration snapshot, which the
+composer built with it (`composer.for_warming`). It fills the cache by the same code as every
+read (`Composite.fetch`): one fill per blob across processes (the leases in Redis), the bytes
+hashed once, by the cache's writer, and never cached when they do not match.
 """
 
 from __future__ import annotations
@@ -10,11 +13,8 @@ import logging
 from dataclasses import dataclass
 
 from .. import services
-from ..conf import bitstore_settings
-from ..coordination import leases, rate_limits
-from ..core import NoCacheTier, Sha1Composite, Sha1Store, StoreNotAvailable
-from ..core.outcomes import Outcome
-from ..core.store import Store
+from ..core import NoCacheTier, Sha1Composite, StoreNotAvailable
+from ..core.outcomes import Outcome as FetchOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -27,48 +27,29 @@ FAILED = "failed"
 TRANSIENT = "transient"
 
 #: A fetch's outcome when no source served the blob.
-_MISSES = {Outcome.NOT_FOUND: NOT_FOUND, Outcome.INVALID: INVALID}
+_MISSES = {FetchOutcome.NOT_FOUND: NOT_FOUND, FetchOutcome.INVALID: INVALID}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
-    """The tiers as warming uses them, for one configuration snapshot: the sources (without
-    the cache), each verified and rate-limited, and the cache tier, rate-limited."""
+    """The tiers as warming uses them, for one configuration snapshot."""
 
     snapshot: services.Snapshot
-    sources: Sha1Composite
-    cache: Store
 
     @classmethod
     def of(cls, snapshot: services.Snapshot) -> Plan:
-        composite = snapshot.composite
-        if composite.cache is None:
+        if snapshot.warming is None:
             raise NoCacheTier("cache warming needs an enabled tier with the cache role")
-        rates = {spec.name: spec.rate_limit for spec in snapshot.specs}
-        sources = Sha1Composite()
-        for store in composite.sources:
-            if store is composite.cache:
-                continue
-            # Verified here whatever the tier's own setting: invalid data is never cached.
-            limited = rate_limits.limited(store, rates.get(str(store), 0))
-            verified = Sha1Store(limited, prefix="", verify=True)
-            verified.name = str(store)
-            sources.append_source(verified)
-        cache = rate_limits.limited(composite.cache, rates.get(str(composite.cache), 0))
-        return cls(snapshot, sources, cache)
+        return cls(snapshot)
 
-
-_plan: Plan | None = None
+    @property
+    def composite(self) -> Sha1Composite:
+        return self.snapshot.warming
 
 
 def current_plan() -> Plan:
     """Return the plan for this process's current configuration snapshot."""
-    global _plan
-    snapshot = services.configuration.snapshot()
-    plan = _plan
-    if plan is None or plan.snapshot is not snapshot:
-        plan = _plan = Plan.of(snapshot)
-    return plan
+    return Plan.of(services.configuration.snapshot())
 
 
 @dataclass(frozen=True)
@@ -78,35 +59,24 @@ class Outcome:
 
 
 def warm_one(plan: Plan, sha1: str) -> Outcome:
-    """Make sure the cache tier holds the blob; say what it took. One worker at a time does
-    this for a SHA1: the others wait for its lease (coordination/leases.py), then find the
-    blob cached."""
-    with leases.lease(sha1, wait=bitstore_settings.LEASE_TTL) as mine:
-        return _warm_one(plan, sha1) if mine else Outcome(TRANSIENT)
-
-
-def _warm_one(plan: Plan, sha1: str) -> Outcome:
+    """Make sure the cache tier holds the blob; say what it took. One process at a time
+    fetches a SHA1 (the composite's fill gate and its leases): the others wait for it, then
+    find the blob cached."""
+    composite = plan.composite
     try:
-        if plan.cache.exists(sha1):
+        if composite.cache.exists(sha1):
             return Outcome(ALREADY_CACHED)
     except StoreNotAvailable as exc:
         logger.info("warming %s: cannot ask the cache: %s", sha1, exc)
         return Outcome(TRANSIENT)
-    result = plan.sources.fetch(sha1)
-    if result.data is None:
-        outcome = Outcome(_MISSES.get(result.outcome, TRANSIENT))
-    else:
-        outcome = _write(plan, sha1, result.data)
-        result.cache_written = outcome.kind == WARMED
+    result = composite.fetch(sha1)
     services.record(result, plan.snapshot)
-    return outcome
-
-
-def _write(plan: Plan, sha1: str, data: bytes) -> Outcome:
-    try:
-        plan.cache.put_or_raise(sha1, data)
-    except (StoreNotAvailable, OSError) as exc:
-        logger.info("warming %s: cannot write into the cache: %s", sha1, exc)
+    if result.data is None:
+        return Outcome(_MISSES.get(result.outcome, TRANSIENT))
+    if result.served_by == str(composite.cache):  # another process filled it meanwhile
+        return Outcome(ALREADY_CACHED)
+    if not result.cache_written:
+        logger.info("warming %s: cannot write into the cache", sha1)
         return Outcome(TRANSIENT)
     plan.snapshot.composite.forget(sha1)
-    return Outcome(WARMED, len(data))
+    return Outcome(WARMED, len(result.data))

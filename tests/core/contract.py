@@ -154,6 +154,13 @@ class RawStoreContract:
         with pytest.raises(NotFoundInStore):
             store.open(uri("missing"))
 
+    def test_delete(self, store, uri):
+        key = uri("deleted")
+        store.put(key, b"gone soon")
+        store.delete(key)
+        assert store.exists(key) is False
+        store.delete(key)  # a missing blob is no error
+
     # the streaming writer
 
     def test_writer_commit_makes_the_blob_visible(self, store, uri):

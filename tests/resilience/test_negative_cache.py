@@ -85,3 +85,14 @@ def test_the_memory_is_bounded():
         misses.add(str(number), misses.generation())
     assert len(misses) == 100
     assert "999" in misses and "0" not in misses
+
+
+def test_a_cache_tier_never_answers_from_a_memory_of_misses(blob_server):
+    # Even with a TTL on its row: another process (a warm worker) may fill the cache any time.
+    cache = TierSpec(name=unique("cache"), kind="memory", role="cache", negative_ttl=60)
+    composite = build_composite([cache, api_tier(blob_server.url, negative_ttl=0)])
+    sha1, data = make_blob()
+    assert composite.fetch(sha1).error is not None
+    composite.cache.inner.put_or_raise(sha1, data)  # written as by another process: no forget
+    result = composite.fetch(sha1)
+    assert (result.data, result.served_by) == (data, cache.name)

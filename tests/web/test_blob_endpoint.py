@@ -257,9 +257,13 @@ def test_an_empty_download_name_falls_back_to_the_sha1(reader_client, folder_tie
     assert response["Content-Disposition"] == f'attachment; filename="{sha1}"'
 
 
-def test_a_blob_that_fails_its_sha1_check_is_cut_short_and_recorded(reader_client, tmp_path):
-    # A verifying tier holding wrong bytes under a SHA1: the mismatch shows only at the end of
-    # the stream, after the headers went out; the last chunk is then never sent.
+def test_a_blob_that_fails_its_sha1_check_is_cut_short_and_recorded(
+    reader_client, tmp_path, bitstore_config
+):
+    # A verifying tier holding wrong bytes under a SHA1, larger than what is checked before
+    # sending: the mismatch shows only at the end of the stream, after the headers went out;
+    # the last chunk is then never sent.
+    bitstore_config(VERIFY_BEFORE_SEND_MAX_BYTES=1024 * 1024)
     tier = FolderTier(tmp_path / "lying", name="lying", verify=True)
     sha1 = tier.add(b"x" * 3_000_000, sha1=blob_of(b"what the client asked for"))
     response = reader_client.get(blob_url(sha1))
@@ -269,6 +273,18 @@ def test_a_blob_that_fails_its_sha1_check_is_cut_short_and_recorded(reader_clien
         for chunk in response.streaming_content:
             received.append(chunk)
     assert len(b"".join(received)) < 3_000_000
+    [record] = recorded()
+    assert record.outcome == "invalid"
+    assert record.attempts[0]["outcome"] == "invalid"
+
+
+def test_a_small_blob_that_fails_its_sha1_check_is_never_sent(reader_client, tmp_path):
+    # Up to VERIFY_BEFORE_SEND_MAX_BYTES the blob is checked before any header: no tier holds
+    # the right bytes, so the answer is a 404, and the attempt is recorded invalid.
+    tier = FolderTier(tmp_path / "lying", name="lying", verify=True)
+    sha1 = tier.add(b"x" * 3_000_000, sha1=blob_of(b"what the client asked for"))
+    response = reader_client.get(blob_url(sha1))
+    assert response.status_code == 404
     [record] = recorded()
     assert record.outcome == "invalid"
     assert record.attempts[0]["outcome"] == "invalid"

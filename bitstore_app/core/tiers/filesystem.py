@@ -107,6 +107,13 @@ class FileSystemRaw(Store):
         with self.open_writer(uri) as writer:
             writer.write(data)
 
+    def delete(self, uri: str) -> None:
+        path = self.path(uri)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreNotAvailable(self, f"cannot delete {uri}: {exc}") from exc
+
     def open_writer(self, uri: str) -> BlobWriter:
         path = self.path(uri)
         try:

@@ -175,6 +175,13 @@ class GSRaw(LazyClient, Store):
         blob = self._blob(uri)
         self._translate(uri, blob.upload_from_string, data)
 
+    def delete(self, uri: str) -> None:
+        blob = self._blob(uri)
+        try:
+            self._translate(uri, blob.delete)
+        except NotFoundInStore:
+            pass  # gone already
+
     def open_writer(self, uri: str) -> BlobWriter:
         self.check_uri(uri)
         return SpooledWriter(partial(self._upload, uri))

@@ -37,6 +37,11 @@ class MemoryRaw(Store):
         with self._lock:
             self.blobs[uri] = bytes(data)
 
+    def delete(self, uri: str) -> None:
+        self.check_uri(uri)
+        with self._lock:
+            self.blobs.pop(uri, None)
+
     def open_writer(self, uri: str) -> BlobWriter:
         self.check_uri(uri)
         return _MemoryWriter(lambda data: self.put(uri, data))

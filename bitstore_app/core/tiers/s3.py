@@ -314,6 +314,9 @@ class S3Raw(LazyClient, Store):
     def put(self, uri: str, data: bytes) -> None:
         self._call(uri, "put_object", Body=data)
 
+    def delete(self, uri: str) -> None:
+        self._call(uri, "delete_object")
+
     def open_writer(self, uri: str) -> BlobWriter:
         self.check_uri(uri)
         return SpooledWriter(partial(self._upload, uri))
