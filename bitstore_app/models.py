@@ -8,7 +8,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from .querysets import FetchRecordQuerySet, TierQuerySet
+from .querysets import ApiTokenQuerySet, FetchRecordQuerySet, TierQuerySet
 
 KIND_HELP = (
     "s3, gs, filesystem, django_storage, http_api, or the dotted path of a custom Store or "
@@ -193,8 +193,9 @@ class FetchRecord(models.Model):
 
 
 class Blob(models.Model):
-    """No table: the permissions that guard the blob endpoint (blobs may be customer data,
-    so a user needs `view_blob` to download and `warm` to enqueue warm jobs)."""
+    """No table: the permissions that guard the blob endpoints (blobs may be customer data,
+    so a user needs `view_blob` to download, `warm` to enqueue warm jobs and `add_blob` to
+    upload)."""
 
     class Meta:
         managed = False
@@ -202,6 +203,7 @@ class Blob(models.Model):
         permissions = [
             ("view_blob", "Can download blobs over HTTP"),
             ("warm", "Can enqueue cache warming jobs over HTTP"),
+            ("add_blob", "Can upload blobs over HTTP"),
         ]
 
 
@@ -336,3 +338,45 @@ class WarmChunk(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.job_id} chunk {self.index} attempt {self.attempt}"
+
+
+class ApiToken(models.Model):
+    """A user's key for programs: `Authorization: Bearer <token>`, limited to its scopes.
+
+    Only the SHA-256 of the token is kept (it is shown once, when created); the prefix
+    tells tokens apart in lists.
+    """
+
+    READ = "read"
+    WARM = "warm"
+    UPLOAD = "upload"
+    SCOPES = [(READ, "read blobs"), (WARM, "enqueue and follow warm jobs"), (UPLOAD, "upload")]
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bitstore_tokens"
+    )
+    name = models.CharField(max_length=100, help_text="What the token is for.")
+    prefix = models.CharField(
+        max_length=16, editable=False, help_text="The token's first characters."
+    )
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list, help_text="Any of read, warm, upload.")
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Empty: the token does not expire."
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API token"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}...)"
+
+    def clean(self) -> None:
+        known = {scope for scope, _ in self.SCOPES}
+        if not isinstance(self.scopes, list) or not set(self.scopes) <= known:
+            raise ValidationError({"scopes": f"Scopes are a list of: {', '.join(sorted(known))}."})

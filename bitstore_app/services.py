@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from django.db import DatabaseError, connections
 
@@ -22,6 +22,9 @@ from .conf import bitstore_settings
 from .core import Fetch, Sha1Composite, breaker, map_in_order, parse_sha1, sha1_of
 from .ledger import buffer as ledger
 from .requester import Requester, current_requester
+
+if TYPE_CHECKING:
+    from .core.writer import BlobWriter
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +165,17 @@ def exists(sha1: str) -> bool:
 def put(sha1: str, data: bytes) -> None:
     """Verify the blob and write it into the cache tier, or else the first writable tier."""
     composite().put(parse_sha1(sha1), data)
+
+
+def open_writer(sha1: str) -> BlobWriter:
+    """Return a streaming writer into the tier a `put` writes to; its commit checks the SHA1."""
+    return composite().open_writer(parse_sha1(sha1))
+
+
+def size(sha1: str) -> int:
+    """Return the blob's size in bytes, from the first tier that has it, without reading it."""
+    with open(sha1, 0, 0) as stream:
+        return stream.size
 
 
 def open(sha1: str, start: int = 0, end: int | None = None) -> BinaryIO:  # noqa: A001

@@ -13,8 +13,10 @@ from .. import warming
 from ..models import WarmJob
 from . import access
 from .responses import allow_methods, json_error
+from .tokens import token_or_session
 
 
+@token_or_session
 @allow_methods("POST")
 def warm(request: HttpRequest) -> HttpResponse:
     """Enqueue a warm job for the SHA1s in the body; answer 202 with its id and its URL.
@@ -55,6 +57,7 @@ def _warm_request(request: HttpRequest) -> tuple[list, int | None]:
     return payload, chunk_size
 
 
+@token_or_session
 @allow_methods("GET")
 def warm_job(request: HttpRequest, job_id: int) -> HttpResponse:
     """Report a warm job's progress and counts."""
