@@ -8,6 +8,7 @@ its SHA1 checked out. A blob some tier holds already is not written again.
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -15,7 +16,9 @@ from dataclasses import dataclass
 
 from . import services
 from .conf import bitstore_settings
-from .core import InvalidDataFound, parse_sha1
+from .core import InvalidDataFound, StoreNotAvailable, parse_sha1
+
+logger = logging.getLogger(__name__)
 
 #: Bytes of an upload of unknown SHA1 kept in memory before it is spooled to disk.
 SPOOL_MEMORY = 4 * 1024 * 1024
@@ -55,7 +58,7 @@ def store(
     if sha1 is None:
         return _store_unnamed(chunks, limit, skip_existing)
     key = parse_sha1(sha1)
-    if skip_existing and services.exists(key):
+    if skip_existing and _held(key):
         digest, size = _hash(chunks, limit)
         _check(key, digest)
         return Stored(key, size, created=False)
@@ -70,12 +73,22 @@ def _store_unnamed(chunks: Iterable[bytes], limit: int, skip_existing: bool) -> 
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as spool:
         digest, size = _hash(chunks, limit, into=spool)
         key = digest.hexdigest()
-        if skip_existing and services.exists(key):
+        if skip_existing and _held(key):
             return Stored(key, size, created=False)
         spool.seek(0)
         with services.open_writer(key) as writer:
             shutil.copyfileobj(spool, writer, COPY_CHUNK)
     return Stored(key, size, created=True)
+
+
+def _held(key: str) -> bool:
+    """Return whether some tier holds the blob; when a tier cannot be asked, write anyway
+    (writing a blob twice is harmless, refusing an upload is not)."""
+    try:
+        return services.exists(key)
+    except StoreNotAvailable as exc:
+        logger.info("storing %s without knowing whether it is held: %s", key, exc)
+        return False
 
 
 def _hash(chunks: Iterable[bytes], limit: int, into=None):
