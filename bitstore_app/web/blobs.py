@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from .. import services
 from ..core import BitstoreError, InvalidURI, NotFoundInStore, NotFoundWhileUnavailable, parse_sha1
 from . import access, uploads
-from .bodies import BlobBody, attachment
+from .bodies import attachment, blob_body
 from .ranges import ANY, ETAG, ByteRange, if_none_match, requested_range
 from .responses import allow_methods, json_error
 from .tokens import token_or_session
@@ -89,7 +89,7 @@ def _blob_response(
         stream.close()
         response = HttpResponse()
     else:
-        response = StreamingHttpResponse(BlobBody(stream, end - start, key))
+        response = StreamingHttpResponse(blob_body(request, stream, end - start, key))
     response["Content-Length"] = str(end - start)
     response["Content-Type"] = "application/octet-stream"
     response["ETag"] = f'"{key}"'
