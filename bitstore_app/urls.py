@@ -14,7 +14,7 @@ urlpatterns = [
     path("blobs", uploads.post_blob, name="blobs"),
     path("blobs/<str:sha1>", blobs.blob, name="blob"),
     path("warm", warm.warm, name="warm"),
-    path("warm/<int:job_id>", warm.warm_job, name="warm-job"),
+    path("warm/<str:job_id>", warm.warm_job, name="warm-job"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("openapi.json", openapi.document, name="openapi"),
 ]

@@ -12,6 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 
 from .responses import allow_methods
+from .warm import MAX_CHUNK_SIZE
 
 SHA1 = {"type": "string", "pattern": "^(sha1://)?[0-9a-fA-F]{40}$", "example": "4" * 40}
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -177,7 +178,7 @@ SCHEMAS: dict[str, Any] = {
                 "required": ["hashes"],
                 "properties": {
                     "hashes": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                    "chunk_size": {"type": "integer", "minimum": 1},
+                    "chunk_size": {"type": "integer", "minimum": 1, "maximum": MAX_CHUNK_SIZE},
                 },
             },
         ]

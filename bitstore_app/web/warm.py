@@ -15,6 +15,9 @@ from . import access
 from .responses import allow_methods, json_error
 from .tokens import token_or_session
 
+#: The largest chunk_size a request may ask for (the database column holds 32 bits).
+MAX_CHUNK_SIZE = 1_000_000
+
 
 @token_or_session
 @allow_methods("POST")
@@ -52,19 +55,23 @@ def _warm_request(request: HttpRequest) -> tuple[list, int | None]:
         payload, chunk_size = payload.get("hashes"), payload.get("chunk_size")
     if not isinstance(payload, list) or not payload:
         raise ValueError("send a non-empty JSON list of SHA1s (or an object with 'hashes')")
-    if chunk_size is not None and (type(chunk_size) is not int or chunk_size < 1):
-        raise ValueError("chunk_size must be a whole number of at least 1")
+    if chunk_size is not None and (
+        type(chunk_size) is not int or not 1 <= chunk_size <= MAX_CHUNK_SIZE
+    ):
+        raise ValueError(f"chunk_size must be a whole number from 1 to {MAX_CHUNK_SIZE}")
     return payload, chunk_size
 
 
 @token_or_session
 @allow_methods("GET")
-def warm_job(request: HttpRequest, job_id: int) -> HttpResponse:
+def warm_job(request: HttpRequest, job_id: str) -> HttpResponse:
     """Report a warm job's progress and counts."""
     denial = access.permission_denial(request, access.WARM)
     if denial is not None:
         return denial
-    job = WarmJob.objects.filter(pk=job_id).first()
+    # Any text routes here, so that a malformed id is answered in JSON like a missing one.
+    number = int(job_id) if job_id.isascii() and job_id.isdigit() and len(job_id) < 19 else None
+    job = WarmJob.objects.filter(pk=number).first() if number is not None else None
     if job is None:
         return json_error(404, f"there is no warm job {job_id}")
     return JsonResponse(_job_state(job), headers={"Cache-Control": "no-store"})
