@@ -191,6 +191,13 @@ class FetchRecord(models.Model):
     def __str__(self) -> str:
         return f"{self.sha1} {self.outcome} {self.tier_name or '-'}"
 
+    @property
+    def asked_by(self) -> str:
+        """Who asked: the user's name (with `with_usernames()`), or the Celery task."""
+        if self.user_id is not None:
+            return getattr(self, "username", None) or f"user {self.user_id}"
+        return f"task {self.task_id}" if self.task_id else "-"
+
 
 class Blob(models.Model):
     """No table: the permissions that guard the blob endpoints (blobs may be customer data,
@@ -380,3 +387,13 @@ class ApiToken(models.Model):
         known = {scope for scope, _ in self.SCOPES}
         if not isinstance(self.scopes, list) or not set(self.scopes) <= known:
             raise ValidationError({"scopes": f"Scopes are a list of: {', '.join(sorted(known))}."})
+
+
+class TierStatistics(Tier):
+    """No table of its own: the admin index's entry for the tier statistics page."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "statistics"
+        verbose_name_plural = "statistics"
+        default_permissions = ()

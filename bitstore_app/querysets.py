@@ -51,6 +51,14 @@ class FetchRecordQuerySet(models.QuerySet):
     def since(self, moment) -> FetchRecordQuerySet:
         return self.filter(created_at__gte=moment)
 
+    def with_usernames(self) -> FetchRecordQuerySet:
+        """Add each record's requester's `username` (None for a deleted user), in one query."""
+        from django.contrib.auth import get_user_model
+
+        users = get_user_model().objects.filter(pk=models.OuterRef("user_id"))
+        field = get_user_model().USERNAME_FIELD
+        return self.annotate(username=models.Subquery(users.values(field)[:1]))
+
 
 class ApiTokenQuerySet(models.QuerySet):
     """API tokens."""

@@ -207,19 +207,21 @@ def breaker_states() -> dict[str, str]:
 
 @dataclass
 class TierCheck:
-    """The result of a live check of one tier."""
+    """The result of a live check of one tier: reachable, and whether it holds the key."""
 
     tier: str
     reachable: bool
     seconds: float
     error: str = ""
+    holds: bool = False
 
 
-def check_tier(spec: TierSpec) -> TierCheck:
-    """Check a tier live without writing or downloading: ask whether it holds a check key."""
+def check_tier(spec: TierSpec, sha1: str = CHECK_SHA1) -> TierCheck:
+    """Ask a tier live whether it holds `sha1` (by default a key no tier holds), without
+    writing or downloading."""
     started = time.perf_counter()
     try:
-        build_tier(spec, guarded=False).exists(CHECK_SHA1)
+        holds = build_tier(spec, guarded=False).exists(parse_sha1(sha1))
     except Exception as exc:
         return TierCheck(spec.name, False, time.perf_counter() - started, str(exc))
-    return TierCheck(spec.name, True, time.perf_counter() - started)
+    return TierCheck(spec.name, True, time.perf_counter() - started, holds=holds)

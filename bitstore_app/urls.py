@@ -6,11 +6,12 @@ path("bitstore/", include("bitstore_app.urls"))
 
 from django.urls import path
 
-from .web import blobs, metrics, openapi, uploads, warm
+from .web import blobs, home, metrics, openapi, uploads, warm
 
 app_name = "bitstore"
 
 urlpatterns = [
+    path("", home.home, name="home"),
     path("blobs", uploads.post_blob, name="blobs"),
     path("blobs/<str:sha1>", blobs.blob, name="blob"),
     path("warm", warm.warm, name="warm"),
