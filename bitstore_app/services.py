@@ -215,6 +215,10 @@ class TierCheck:
     error: str = ""
     holds: bool = False
 
+    @property
+    def milliseconds(self) -> float:
+        return round(self.seconds * 1000, 1)
+
 
 def check_tier(spec: TierSpec, sha1: str = CHECK_SHA1) -> TierCheck:
     """Ask a tier live whether it holds `sha1` (by default a key no tier holds), without

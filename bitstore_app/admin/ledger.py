@@ -14,6 +14,9 @@ from ..models import FetchRecord
 class FetchRecordAdmin(admin.ModelAdmin):
     """The fetch ledger, read-only."""
 
+    class Media:
+        css = {"all": ["bitstore_app/admin.css"]}  # long values wrap: the list fits the window
+
     list_display = ["created_at", "sha1", "outcome", "tier_name", "size", "latency_ms", "asked_by"]
     list_filter = ["outcome", "tier", "created_at"]
     date_hierarchy = "created_at"

@@ -26,6 +26,9 @@ from .forms import TierForm, check_many, describe_check
 
 @admin.register(Tier)
 class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
+    class Media:
+        css = {"all": ["bitstore_app/admin.css"]}  # long values wrap: the list fits the window
+
     form = TierForm
     change_list_template = "admin/bitstore_app/tier/change_list.html"
     list_display = [

@@ -24,6 +24,9 @@ class ApiTokenForm(forms.ModelForm):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    class Media:
+        css = {"all": ["bitstore_app/admin.css"]}  # long values wrap: the list fits the window
+
     list_display = ["name", "prefix", "user", "scope_list", "created_at", "expires_at", "state"]
     list_filter = ["revoked_at", "expires_at"]
     search_fields = ["name", "prefix", "user__username"]
