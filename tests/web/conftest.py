@@ -37,6 +37,18 @@ def make_user(name, *permissions):
 
 
 @pytest.fixture
+def eager_celery():
+    """Run Celery tasks in this process when they are sent (task_always_eager)."""
+    from project.celery import app
+
+    names = ("task_always_eager", "task_eager_propagates")
+    previous = {name: app.conf[name] for name in names}
+    app.conf.update(dict.fromkeys(names, True))
+    yield
+    app.conf.update(previous)
+
+
+@pytest.fixture
 def reader(db):
     """A user with `bitstore_app.view_blob`."""
     return make_user("reader", "view_blob")
@@ -140,6 +152,10 @@ def uvicorn_server(live_db_url, tmp_path):  # noqa: F811 - the fixture imported 
             "DATABASE_URL": live_db_url,
             "BITSTORE_TEST_CONFIG": json.dumps(config or {}),
             "DJANGO_DEBUG": "0",
+            # Warm jobs run in the server process: nothing is sent to a shared broker.
+            "BITSTORE_CELERY_EAGER": "1",
+            "CELERY_BROKER_URL": "",
+            "BITSTORE_VAR_DIR": str(tmp_path / "var"),
             "PYTHONUNBUFFERED": "1",
             "PYTHONWARNINGS": "always",
         }

@@ -228,14 +228,3 @@ def test_the_readme_curl_lines_work_against_a_live_server(live_server, tmp_path,
     assert (cache.root / blob_of(report)).read_bytes() == report
     again = json.loads(run(post))
     assert (again["sha1"], again["created"]) == (blob_of(report), False)
-
-
-@pytest.fixture
-def eager_celery():
-    from project.celery import app
-
-    names = ("task_always_eager", "task_eager_propagates")
-    previous = {name: app.conf[name] for name in names}
-    app.conf.update(dict.fromkeys(names, True))
-    yield
-    app.conf.update(previous)

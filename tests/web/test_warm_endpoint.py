@@ -20,17 +20,6 @@ BLOBS = [b"first blob to warm", b"second blob to warm"]
 
 
 @pytest.fixture
-def eager_celery():
-    from project.celery import app
-
-    names = ("task_always_eager", "task_eager_propagates")
-    previous = {name: app.conf[name] for name in names}
-    app.conf.update(dict.fromkeys(names, True))
-    yield
-    app.conf.update(previous)
-
-
-@pytest.fixture
 def warm_tiers(tmp_path):
     """A folder source holding BLOBS, and an empty folder cache tier."""
     source = FolderTier(tmp_path / "source", name="source", position=0)
