@@ -47,6 +47,9 @@ def post_blob(request: HttpRequest) -> HttpResponse:
 
 
 def _store(request: HttpRequest, key: str | None) -> HttpResponse:
+    if request.content_type.startswith("multipart/"):
+        message = "send the file itself as the body (curl -T or --data-binary), not a form"
+        return json_error(415, message)
     limit = bitstore_settings.UPLOAD_MAX_SIZE
     declared = request.META.get("CONTENT_LENGTH") or ""
     if limit and declared.isdigit() and int(declared) > limit:

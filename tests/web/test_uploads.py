@@ -153,3 +153,10 @@ def test_no_writable_tier_is_409(uploader, db):
     response = put(uploader, blob_of(DATA), DATA)
     assert response.status_code == 409
     assert "no enabled tier can be written" in error_of(response)
+
+
+def test_a_form_upload_is_refused_with_415(uploader, cache):
+    response = Client().post(reverse("bitstore:blobs"), {"file": DATA}, **uploader)
+    assert response.status_code == 415
+    assert "not a form" in error_of(response)
+    assert files_in(cache.root) == []
