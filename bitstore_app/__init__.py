@@ -2,8 +2,8 @@
 
 The public API, for views and tasks: `get`, `get_many`, `exists`, `put`, `open`, `size`,
 `url`, their async twins (`aget`, `aget_many`, `aexists`, `aput`, `aopen`), and the errors
-they raise. Importing this package touches neither models nor settings; each call loads the
-service on first use.
+they raise (all `BitstoreError`s). Importing this package touches neither models nor
+settings; each call loads the service on first use.
 """
 
 from __future__ import annotations
@@ -11,15 +11,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, BinaryIO, Literal, overload
 
-from .core.exceptions import (
-    BitstoreError,
-    InvalidDataFound,
-    InvalidURI,
-    MissingExtra,
-    NotFoundInStore,
-    NotFoundWhileUnavailable,
-    StoreNotAvailable,
-)
+from .core import exceptions as _errors
+from .core.exceptions import *  # noqa: F403 - the errors, as named in core/exceptions.py
 
 if TYPE_CHECKING:
     from .aio import AsyncBlobFile
@@ -42,10 +35,10 @@ def get_many(
 @overload
 def get_many(
     hashes: Iterable[str], workers: int | None = None, *, errors: Literal["return"]
-) -> Iterator[bytes | BitstoreError]: ...
+) -> Iterator[bytes | _errors.BitstoreError]: ...
 def get_many(
     hashes: Iterable[str], workers: int | None = None, errors: Errors = "raise"
-) -> Iterator[bytes | BitstoreError]:
+) -> Iterator[bytes | _errors.BitstoreError]:
     """Yield the blobs of `hashes` in order, fetched in parallel; with `errors="return"` a
     failure is yielded in place of its blob."""
     from . import services
@@ -139,7 +132,7 @@ async def aopen(sha1: str, start: int = 0, end: int | None = None) -> AsyncBlobF
 
 def aget_many(
     hashes: Iterable[str], workers: int | None = None, errors: Errors = "raise"
-) -> AsyncIterator[bytes | BitstoreError]:
+) -> AsyncIterator[bytes | _errors.BitstoreError]:
     """Yield the blobs in order (`async for data in aget_many(hashes)`), as `get_many`."""
     from .aio import iterate_in_thread
 
@@ -147,14 +140,8 @@ def aget_many(
 
 
 __all__ = [
-    "BitstoreError",
+    *_errors.__all__,
     "Errors",
-    "InvalidDataFound",
-    "InvalidURI",
-    "MissingExtra",
-    "NotFoundInStore",
-    "NotFoundWhileUnavailable",
-    "StoreNotAvailable",
     "aexists",
     "aget",
     "aget_many",

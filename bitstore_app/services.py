@@ -8,7 +8,6 @@ version moves, which is checked at most every `CONFIG_CHECK_INTERVAL` seconds.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from . import index_preload, metrics
 from .composer import TierSpec, build_composite, build_tier
 from .conf import bitstore_settings
 from .core import Fetch, Sha1Composite, breaker, map_in_order, parse_sha1, sha1_of
+from .core.per_process import ProcessLock
 from .ledger import buffer as ledger
 from .requester import Requester, current_requester
 
@@ -49,7 +49,7 @@ class _Configuration:
 
     def __init__(self) -> None:
         self._snapshot: Snapshot | None = None
-        self._lock = threading.Lock()
+        self._lock = ProcessLock()
 
     def snapshot(self) -> Snapshot:
         snapshot = self._snapshot

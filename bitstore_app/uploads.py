@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from . import services
 from .conf import bitstore_settings
-from .core import InvalidDataFound, StoreNotAvailable, parse_sha1
+from .core import InvalidDataGiven, StoreNotAvailable, parse_sha1
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def store(
     skip_existing: bool = True,
 ) -> Stored:
     """Store the blob made of `chunks`; with `sha1`, refuse bytes of another SHA1
-    (`InvalidDataFound`) before anything is visible. Raise `TooLarge` past `max_size` bytes
+    (`InvalidDataGiven`) before anything is visible. Raise `TooLarge` past `max_size` bytes
     (default `UPLOAD_MAX_SIZE`; 0 for no limit). With `skip_existing`, a blob some tier holds
     is checked and not written again."""
     limit = bitstore_settings.UPLOAD_MAX_SIZE if max_size is None else max_size
@@ -103,7 +103,7 @@ def _hash(chunks: Iterable[bytes], limit: int, into=None):
 
 def _check(key: str, digest) -> None:
     if digest.hexdigest() != key:
-        raise InvalidDataFound("upload", key, digest.hexdigest())
+        raise InvalidDataGiven("upload", key, digest.hexdigest())
 
 
 def _bounded(chunks: Iterable[bytes], limit: int) -> Iterable[bytes]:

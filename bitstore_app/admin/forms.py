@@ -8,8 +8,9 @@ from dataclasses import replace
 from django import forms
 
 from .. import services
-from ..composer import KINDS, TierConfigError, TierSpec, validate
+from ..composer import TierConfigError, TierSpec, validate
 from ..conf import bitstore_settings
+from ..core.tiers import KINDS
 from ..credentials import CredentialsError, resolve
 from ..models import Tier
 

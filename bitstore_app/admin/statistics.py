@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from ..conf import bitstore_settings
+from ..core.outcomes import Outcome, attempt_outcome
 
 #: The windows an operator can choose, by the name used in `?window=`.
 WINDOWS = {
@@ -26,10 +27,11 @@ WINDOWS = {
 }
 DEFAULT_WINDOW = "24h"
 
-#: Attempt outcomes as counted per tier; "skipped" attempts are not counted at all.
-HIT_OUTCOMES = {"hit"}
-MISS_OUTCOMES = {"not_found"}
-ERROR_OUTCOMES = {"unavailable", "invalid", "error"}
+#: Attempt outcomes as counted per tier; skipped attempts (the tier was not asked) are not
+#: counted at all.
+HIT_OUTCOMES = {Outcome.HIT}
+MISS_OUTCOMES = {Outcome.NOT_FOUND}
+ERROR_OUTCOMES = {Outcome.UNAVAILABLE, Outcome.INVALID, Outcome.ERROR}
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -73,7 +75,7 @@ class TierStats:
     def p95_ms(self) -> float | None:
         return percentile(sorted(self.latencies_ms), 0.95)
 
-    def count(self, outcome: str, ms: float) -> None:
+    def count(self, outcome: Outcome | None, ms: float) -> None:
         if outcome in HIT_OUTCOMES:
             self.hits += 1
         elif outcome in MISS_OUTCOMES:
@@ -130,12 +132,13 @@ def tier_statistics(
     sampled = 0
     for outcome, tier_name, size, latency_ms, attempts in rows.iterator(chunk_size=2000):
         sampled += 1
-        overall.count(outcome, latency_ms)
+        overall.count(attempt_outcome({"outcome": outcome})[0], latency_ms)
         for attempt in attempts or []:
             name = attempt.get("tier", "?")
             stats = by_tier.setdefault(name, TierStats(name))
-            stats.count(attempt.get("outcome", ""), attempt.get("ms", 0.0))
-        if outcome == "hit" and tier_name:
+            # Records of every release read alike (an open circuit was once "unavailable").
+            stats.count(attempt_outcome(attempt)[0], attempt.get("ms", 0.0))
+        if outcome == Outcome.HIT and tier_name:
             by_tier.setdefault(tier_name, TierStats(tier_name)).bytes_served += size
             overall.bytes_served += size
     fetches = sampled if sampled < limit else records.count()

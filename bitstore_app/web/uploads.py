@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from .. import uploads
 from ..conf import bitstore_settings
-from ..core import BitstoreError, InvalidDataFound, InvalidURI, parse_sha1
+from ..core import BitstoreError, InvalidDataGiven, InvalidURI, parse_sha1
 from . import access
 from .responses import allow_methods, json_error
 from .tokens import token_or_session
@@ -58,7 +58,7 @@ def _store(request: HttpRequest, key: str | None) -> HttpResponse:
         stored = uploads.store(uploads.chunks_of(request, READ_CHUNK), key, limit)
     except uploads.TooLarge:
         return _too_large(limit)
-    except InvalidDataFound as exc:
+    except InvalidDataGiven as exc:
         actual = exc._params[2] if len(exc._params) > 2 else "another"
         return json_error(400, f"the body's SHA1 is {actual}, not {key}: nothing was stored")
     except NotImplementedError:
