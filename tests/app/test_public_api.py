@@ -27,7 +27,7 @@ def test_put_answers_the_sha1_in_both_forms(cache):
     assert bitstore_app.put(sha1, DATA) == sha1
     assert bitstore_app.put(f"sha1://{sha1.upper()}", DATA) == sha1
     assert (cache.root / sha1).read_bytes() == DATA
-    with pytest.raises(bitstore_app.InvalidDataFound):
+    with pytest.raises(bitstore_app.InvalidDataGiven):
         bitstore_app.put(blob_of(b"other"), DATA)
     assert not (cache.root / blob_of(b"other")).exists()
 
@@ -62,6 +62,8 @@ def test_the_errors_are_the_cores():
     for name in (
         "BitstoreError",
         "InvalidDataFound",
+        "InvalidDataGiven",
+        "NoWritableTier",
         "InvalidURI",
         "MissingExtra",
         "NotFoundInStore",
