@@ -6,6 +6,8 @@ import time
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 
 import bitstore_app
 from bitstore_app.models import Tier
@@ -32,6 +34,19 @@ class SlowAPI(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+def run(scenario):
+    """Run a coroutine, then close the database connections its threads opened (or
+    PostgreSQL could not drop the test database)."""
+
+    async def closing():
+        try:
+            return await scenario
+        finally:
+            await sync_to_async(connections.close_all, thread_sensitive=True)()
+
+    return asyncio.run(closing())
 
 
 @pytest.fixture
@@ -61,7 +76,7 @@ def test_the_twins_answer_as_the_sync_calls_do(tiers):
         with pytest.raises(bitstore_app.NotFoundInStore):
             await bitstore_app.aget(blob_of(b"absent"))
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_the_event_loop_keeps_running_while_a_tier_is_slow(tiers):
@@ -85,7 +100,7 @@ def test_the_event_loop_keeps_running_while_a_tier_is_slow(tiers):
         return data, elapsed
 
     try:
-        data, elapsed = asyncio.run(scenario())
+        data, elapsed = run(scenario())
     finally:
         server.stop()
     assert data == SLOW_DATA and elapsed >= DELAY
