@@ -5,11 +5,12 @@ E002 a credentials reference that does not resolve; E003 a bad location; E004 ba
 E009 anything else that stops a tier from being built. Each message names the tier and its id.
 W003 DEBUG is on without bitstore's exception reporter filter: an error page could show
 credentials.
+E010 BitstoreStorage as the static files storage (also reported by collectstatic).
 """
 
 from __future__ import annotations
 
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError
 
 from .composer import TierConfigError, TierSpec, validate
@@ -91,3 +92,29 @@ def _build_errors(tier) -> list:
 
 def _label(tier) -> str:
     return f"Tier '{tier.name}' (id {tier.pk})"
+
+
+@register(Tags.staticfiles)
+def check_static_storage(app_configs=None, **kwargs) -> list:
+    """Refuse BitstoreStorage as the static files storage: static files are found by path."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    from .storage import BitstoreStorage
+
+    backend = getattr(settings, "STORAGES", {}).get("staticfiles", {}).get("BACKEND", "")
+    try:
+        storage_class = import_string(backend) if backend else None
+    except ImportError:
+        return []  # Django's own checks report a backend that does not import
+    if not (isinstance(storage_class, type) and issubclass(storage_class, BitstoreStorage)):
+        return []
+    return [
+        Error(
+            "BitstoreStorage cannot be the static files storage: it names each file by its "
+            "SHA1, and static files are looked up by their paths.",
+            hint="Keep STORAGES['staticfiles'] on a path-based storage (the default, or "
+            "django-storages' S3Storage); use BitstoreStorage for FileFields and uploads.",
+            id="bitstore.E010",
+        )
+    ]

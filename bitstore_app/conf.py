@@ -88,6 +88,9 @@ DEFAULTS: dict[str, Any] = {
     # /metrics is served to requests with `Authorization: Bearer <METRICS_TOKEN>` (when set)
     # or from these addresses or networks (REMOTE_ADDR: behind a proxy, the proxy's address).
     "METRICS_TOKEN": "",
+    # Uploads (PUT/POST /blobs, put(file), BitstoreStorage): the largest blob accepted, in
+    # bytes (0: no limit); larger uploads are refused (413 over HTTP).
+    "UPLOAD_MAX_SIZE": 5 * 1024**3,
     "METRICS_ALLOWED_IPS": ["127.0.0.1", "::1"],
 }
 

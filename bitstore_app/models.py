@@ -13,7 +13,7 @@ from django.db.models import F, Q
 
 from .core.outcomes import FETCH_OUTCOMES, Outcome
 from .core.tiers import kind_help, location_help
-from .querysets import FetchRecordQuerySet, TierQuerySet
+from .querysets import ApiTokenQuerySet, FetchRecordQuerySet, TierQuerySet
 
 #: What each kind takes, as its class says (core/tiers/).
 KIND_HELP = kind_help()
@@ -191,10 +191,18 @@ class FetchRecord(models.Model):
     def __str__(self) -> str:
         return f"{self.sha1} {self.outcome} {self.tier_name or '-'}"
 
+    @property
+    def asked_by(self) -> str:
+        """Who asked: the user's name (with `with_usernames()`), or the Celery task."""
+        if self.user_id is not None:
+            return getattr(self, "username", None) or f"user {self.user_id}"
+        return f"task {self.task_id}" if self.task_id else "-"
+
 
 class Blob(models.Model):
-    """No table: the permissions that guard the blob endpoint (blobs may be customer data,
-    so a user needs `view_blob` to download and `warm` to enqueue warm jobs)."""
+    """No table: the permissions that guard the blob endpoints (blobs may be customer data,
+    so a user needs `view_blob` to download, `warm` to enqueue warm jobs and `add_blob` to
+    upload)."""
 
     class Meta:
         managed = False
@@ -202,6 +210,7 @@ class Blob(models.Model):
         permissions = [
             ("view_blob", "Can download blobs over HTTP"),
             ("warm", "Can enqueue cache warming jobs over HTTP"),
+            ("add_blob", "Can upload blobs over HTTP"),
         ]
 
 
@@ -336,3 +345,55 @@ class WarmChunk(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.job_id} chunk {self.index} attempt {self.attempt}"
+
+
+class ApiToken(models.Model):
+    """A user's key for programs: `Authorization: Bearer <token>`, limited to its scopes.
+
+    Only the SHA-256 of the token is kept (it is shown once, when created); the prefix
+    tells tokens apart in lists.
+    """
+
+    READ = "read"
+    WARM = "warm"
+    UPLOAD = "upload"
+    SCOPES = [(READ, "read blobs"), (WARM, "enqueue and follow warm jobs"), (UPLOAD, "upload")]
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bitstore_tokens"
+    )
+    name = models.CharField(max_length=100, help_text="What the token is for.")
+    prefix = models.CharField(
+        max_length=16, editable=False, help_text="The token's first characters."
+    )
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list, help_text="Any of read, warm, upload.")
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Empty: the token does not expire."
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "API token"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}...)"
+
+    def clean(self) -> None:
+        known = {scope for scope, _ in self.SCOPES}
+        if not isinstance(self.scopes, list) or not set(self.scopes) <= known:
+            raise ValidationError({"scopes": f"Scopes are a list of: {', '.join(sorted(known))}."})
+
+
+class TierStatistics(Tier):
+    """No table of its own: the admin index's entry for the tier statistics page."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "statistics"
+        verbose_name_plural = "statistics"
+        default_permissions = ()

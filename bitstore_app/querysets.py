@@ -51,3 +51,31 @@ class FetchRecordQuerySet(models.QuerySet):
 
     def since(self, moment) -> FetchRecordQuerySet:
         return self.filter(created_at__gte=moment)
+
+    def with_usernames(self) -> FetchRecordQuerySet:
+        """Add each record's requester's `username` (None for a deleted user), in one query."""
+        from django.contrib.auth import get_user_model
+
+        users = get_user_model().objects.filter(pk=models.OuterRef("user_id"))
+        field = get_user_model().USERNAME_FIELD
+        return self.annotate(username=models.Subquery(users.values(field)[:1]))
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    """API tokens."""
+
+    def live(self) -> ApiTokenQuerySet:
+        """Tokens neither revoked nor expired."""
+        from django.db.models import Q
+        from django.utils import timezone
+
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+        )
+
+    def revoke(self) -> int:
+        """Revoke the tokens not revoked yet; return how many."""
+        from django.utils import timezone
+
+        return self.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())

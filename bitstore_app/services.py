@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from django.db import DatabaseError, connections
 from django.views.decorators.debug import sensitive_variables
@@ -23,6 +23,9 @@ from .core import Fetch, Sha1Composite, breaker, map_in_order, parse_sha1, sha1_
 from .core.per_process import ProcessLock
 from .ledger import buffer as ledger
 from .requester import Requester, current_requester
+
+if TYPE_CHECKING:
+    from .core.writer import BlobWriter
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +180,17 @@ def put(sha1: str, data: bytes) -> None:
     composite().put(parse_sha1(sha1), data)
 
 
+def open_writer(sha1: str) -> BlobWriter:
+    """Return a streaming writer into the tier a `put` writes to; its commit checks the SHA1."""
+    return composite().open_writer(parse_sha1(sha1))
+
+
+def size(sha1: str) -> int:
+    """Return the blob's size in bytes, from the first tier that has it, without reading it."""
+    with open(sha1, 0, 0) as stream:
+        return stream.size
+
+
 @sensitive_variables()  # tiers hold resolved credentials
 def open(sha1: str, start: int = 0, end: int | None = None) -> BinaryIO:  # noqa: A001
     """Return a file that streams the blob (or bytes [start, end) of it) from the tiers."""
@@ -209,20 +223,26 @@ def breaker_states() -> dict[str, str]:
 
 @dataclass
 class TierCheck:
-    """The result of a live check of one tier."""
+    """The result of a live check of one tier: reachable, and whether it holds the key."""
 
     tier: str
     reachable: bool
     seconds: float
     error: str = ""
+    holds: bool = False
+
+    @property
+    def milliseconds(self) -> float:
+        return round(self.seconds * 1000, 1)
 
 
 @sensitive_variables()  # tiers hold resolved credentials
-def check_tier(spec: TierSpec) -> TierCheck:
-    """Check a tier live without writing or downloading: ask whether it holds a check key."""
+def check_tier(spec: TierSpec, sha1: str = CHECK_SHA1) -> TierCheck:
+    """Ask a tier live whether it holds `sha1` (by default a key no tier holds), without
+    writing or downloading."""
     started = time.perf_counter()
     try:
-        build_tier(spec, guarded=False).exists(CHECK_SHA1)
+        holds = build_tier(spec, guarded=False).exists(parse_sha1(sha1))
     except Exception as exc:
         return TierCheck(spec.name, False, time.perf_counter() - started, str(exc))
-    return TierCheck(spec.name, True, time.perf_counter() - started)
+    return TierCheck(spec.name, True, time.perf_counter() - started, holds=holds)

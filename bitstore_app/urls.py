@@ -1,19 +1,23 @@
-"""The blob endpoint, warm jobs and metrics; a project mounts them under a prefix of its own.
+"""The blob endpoints (read, upload), warm jobs, metrics and the OpenAPI document; a project
+mounts them under a prefix of its own:
 
 path("bitstore/", include("bitstore_app.urls"))
 """
 
 from django.urls import path, re_path
 
-from .web import blobs, metrics, warm
+from .web import blobs, home, metrics, openapi, uploads, warm
 
 app_name = "bitstore"
 
 urlpatterns = [
+    path("", home.home, name="home"),
+    path("blobs", uploads.post_blob, name="blobs"),
     # Any text after the prefix reaches the view, which answers what is wrong with it in
     # JSON (a URL pattern that did not match would answer with an HTML 404).
     re_path(r"^blobs/(?P<sha1>[\s\S]*)$", blobs.blob, name="blob"),
     path("warm", warm.warm, name="warm"),
     re_path(r"^warm/(?P<job_id>[\s\S]*)$", warm.warm_job, name="warm-job"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    path("openapi.json", openapi.document, name="openapi"),
 ]

@@ -13,3 +13,7 @@ urlpatterns = [
 # project keeps working while the app is being built.
 if find_spec("bitstore_app.urls") is not None:
     urlpatterns.append(path("bitstore/", include("bitstore_app.urls")))
+    # The admin's "View site" link: the endpoints' home page, not a 404 at /.
+    admin.site.site_url = "/bitstore/"
+# bitstore's lists are wide (a tier has ten columns): give them the navigation sidebar's room.
+admin.site.enable_nav_sidebar = False

@@ -1,6 +1,6 @@
-"""The operators' admin: tiers (tiers.py), the ledger (ledger.py), warm jobs (warm_jobs.py).
+"""The operators' admin: tiers, the ledger, warm jobs, API tokens, the Blob page.
 
 Django's admin autodiscovery imports this package; importing the modules registers them.
 """
 
-from . import ledger, tiers, warm_jobs  # noqa: F401
+from . import blobs, ledger, tiers, tokens, warm_jobs  # noqa: F401

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from django import forms
 
 from .. import services
-from ..composer import KINDS, TierConfigError, TierSpec, validate
+from ..composer import TierConfigError, TierSpec, validate
 from ..conf import bitstore_settings
+from ..core.tiers import KINDS
 from ..credentials import CredentialsError, resolve
 from ..models import Tier
 
@@ -17,15 +19,27 @@ from ..models import Tier
 SPEC_FIELDS = tuple(name for name in TierSpec.__dataclass_fields__ if name != "id")
 
 
-def check_quickly(spec: TierSpec) -> services.TierCheck:
-    """Check the tier live, with its timeouts capped at `PROBE_TIMEOUT` so a tier that is
-    down answers within seconds."""
+def check_quickly(spec: TierSpec, sha1: str = services.CHECK_SHA1) -> services.TierCheck:
+    """Check the tier live (whether it holds `sha1`), with its timeouts capped at
+    `PROBE_TIMEOUT` so a tier that is down answers within seconds."""
     cap = bitstore_settings.PROBE_TIMEOUT
     quick = {"connect_timeout": min(spec.connect_timeout, cap)}
     quick["read_timeout"] = min(spec.read_timeout, cap)
     if "retries" in TierSpec.__dataclass_fields__:
         quick["retries"] = min(spec.retries, 1)
-    return services.check_tier(replace(spec, **quick))
+    return services.check_tier(replace(spec, **quick), sha1)
+
+
+#: Tiers checked at the same time (the "check selected tiers" action, the Blob page).
+CHECK_WORKERS = 8
+
+
+def check_many(specs: list[TierSpec], sha1: str = services.CHECK_SHA1) -> list:
+    """Check the tiers live, all at once, as `check_quickly` does; results in their order."""
+    if not specs:
+        return []
+    with ThreadPoolExecutor(max_workers=min(CHECK_WORKERS, len(specs))) as pool:
+        return list(pool.map(lambda spec: check_quickly(spec, sha1), specs))
 
 
 def describe_check(result: services.TierCheck) -> str:
@@ -43,6 +57,35 @@ def _sentence(message: str) -> str:
     return message if message.endswith(".") else message + "."
 
 
+#: The choice of the kind select that reveals the dotted path box.
+CUSTOM = "custom"
+
+
+class KindWidget(forms.MultiWidget):
+    """A select of the registered kinds plus "custom class", and a box for its dotted path."""
+
+    template_name = "admin/bitstore_app/tier/kind_widget.html"
+
+    def __init__(self) -> None:
+        choices = [(kind, kind) for kind in KINDS] + [(CUSTOM, "custom class (dotted path)")]
+        path = forms.TextInput(attrs={"size": 50, "placeholder": "myapp.tiers.MyStore"})
+        super().__init__([forms.Select(choices=choices), path])
+
+    def decompress(self, value: str | None) -> list[str]:
+        if not value:
+            return [next(iter(KINDS)), ""]
+        return [value, ""] if value in KINDS else [CUSTOM, value]
+
+    def value_from_datadict(self, data, files, name) -> str:
+        if name in data:  # a plain value, as a script or an older form posts it
+            return data[name]
+        choice, path = super().value_from_datadict(data, files, name)
+        return (path or "").strip() if choice == CUSTOM else choice
+
+    def value_omitted_from_data(self, data, files, name) -> bool:
+        return name not in data and super().value_omitted_from_data(data, files, name)
+
+
 class TierForm(forms.ModelForm):
     """Add or change a tier; it is saved only if it can be built (and reached, if asked)."""
 
@@ -57,6 +100,7 @@ class TierForm(forms.ModelForm):
         model = Tier
         exclude = ["position"]  # set by dragging rows in the tier list
         widgets = {
+            "kind": KindWidget(),
             "location": forms.TextInput(attrs={"size": 70}),
             "options": forms.Textarea(
                 attrs={"rows": 4, "cols": 70, "style": "font-family: monospace"}
@@ -65,9 +109,10 @@ class TierForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields[
-            "kind"
-        ].help_text = f"One of {', '.join(KINDS)}, or the dotted path of a custom Store class."
+        self.fields["kind"].help_text = (
+            f"One of {', '.join(KINDS)}, or 'custom class' and the dotted path of a custom "
+            "Store or Sha1APISource class."
+        )
         names = sorted(bitstore_settings.CREDENTIALS)
         known = f" Names defined here: {', '.join(names)}." if names else ""
         self.fields["credentials"].help_text = (

@@ -16,6 +16,9 @@ from .changelists import BoundedDateChangeList
 class FetchRecordAdmin(admin.ModelAdmin):
     """The fetch ledger, read-only."""
 
+    class Media:
+        css = {"all": ["bitstore_app/admin.css"]}  # long values wrap: the list fits the window
+
     list_display = ["created_at", "sha1", "outcome", "tier_name", "size", "latency_ms", "asked_by"]
     list_filter = ["outcome", "tier", "created_at"]
     date_hierarchy = "created_at"
@@ -55,13 +58,12 @@ class FetchRecordAdmin(admin.ModelAdmin):
             return queryset, False
         return queryset.filter(sha1__startswith=term), False
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_usernames()
+
     @admin.display(description="asked by")
     def asked_by(self, record: FetchRecord) -> str:
-        if record.user_id is not None:
-            return f"user {record.user_id}"
-        if record.task_id:
-            return f"task {record.task_id}"
-        return "-"
+        return record.asked_by
 
     @admin.display(description="tiers tried")
     def attempts_table(self, record: FetchRecord) -> str:

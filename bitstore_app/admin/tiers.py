@@ -7,12 +7,11 @@ the new order within `CONFIG_CHECK_INTERVAL` seconds.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from adminsortable2.admin import SortableAdminMixin
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import urlencode
@@ -20,16 +19,16 @@ from django.utils.safestring import mark_safe
 
 from .. import services
 from ..composer import TierSpec
-from ..models import Tier
+from ..models import Tier, TierStatistics
 from . import charts, statistics
-from .forms import TierForm, check_quickly, describe_check
-
-#: Tiers checked at the same time by the "check selected tiers" action.
-CHECK_WORKERS = 8
+from .forms import TierForm, check_many, describe_check
 
 
 @admin.register(Tier)
 class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
+    class Media:
+        css = {"all": ["bitstore_app/admin.css"]}  # long values wrap: the list fits the window
+
     form = TierForm
     change_list_template = "admin/bitstore_app/tier/change_list.html"
     list_display = [
@@ -101,9 +100,7 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
     @admin.action(description="Check selected tiers (live, nothing is written)")
     def check_tiers(self, request, queryset) -> None:
         specs = [TierSpec.of(tier) for tier in queryset.order_by("position", "id")]
-        with ThreadPoolExecutor(max_workers=min(CHECK_WORKERS, len(specs) or 1)) as pool:
-            results = list(pool.map(check_quickly, specs))
-        for result in results:
+        for result in check_many(specs):
             level = messages.SUCCESS if result.reachable else messages.ERROR
             self.message_user(request, describe_check(result), level)
 
@@ -139,3 +136,26 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
             "ledger_url": reverse(f"{self.admin_site.name}:bitstore_app_fetchrecord_changelist"),
         }
         return TemplateResponse(request, "admin/bitstore_app/tier/statistics.html", context)
+
+
+@admin.register(TierStatistics)
+class TierStatisticsAdmin(admin.ModelAdmin):
+    """The index's link to the statistics page, which lives with the tiers' admin."""
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("bitstore_app.view_tier")
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        return HttpResponseRedirect(reverse("admin:bitstore_app_tier_statistics"))

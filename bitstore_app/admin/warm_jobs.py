@@ -19,6 +19,9 @@ WARM_PERMISSION = "bitstore_app.warm"
 
 @admin.register(WarmJob)
 class WarmJobAdmin(admin.ModelAdmin):
+    class Media:
+        css = {"all": ["bitstore_app/admin.css"]}  # long values wrap: the list fits the window
+
     list_display = [
         "id",
         "status",
@@ -80,7 +83,7 @@ class WarmJobAdmin(admin.ModelAdmin):
         percent = round(job.progress * 100)
         colour = ERROR_COLOUR if job.failed or job.invalid else BAR_COLOUR
         return format_html(
-            '<div title="{} of {}" style="display:inline-block; width:120px; height:10px; '
+            '<div title="{} of {}" style="display:inline-block; width:72px; height:10px; '
             'border:1px solid #ccc; vertical-align:middle">'
             '<div style="width:{}%; height:100%; background:{}"></div></div> {}%',
             job.processed,

@@ -10,23 +10,27 @@ from django.utils.crypto import constant_time_compare
 from ..conf import bitstore_settings
 from .responses import json_error
 from .signed_urls import signature_problem
+from .tokens import scope_denial
 
 VIEW_BLOB = "bitstore_app.view_blob"
 WARM = "bitstore_app.warm"
+ADD_BLOB = "bitstore_app.add_blob"
 
 
 def permission_denial(request: HttpRequest, permission: str) -> JsonResponse | None:
-    """Return 401 for an anonymous request, 403 for a user without `permission`, else None."""
+    """Return 401 for an anonymous request, 403 for a user without `permission` (or a token
+    without its scope), else None."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return json_error(
             401,
-            "authentication required: log in, or use a signed URL for a single blob",
-            {"WWW-Authenticate": 'Session realm="bitstore"'},
+            "authentication required: send Authorization: Bearer <token>, log in, or use a "
+            "signed URL for a single blob",
+            {"WWW-Authenticate": 'Bearer realm="bitstore"'},
         )
     if not user.has_perm(permission):
         return json_error(403, f"you do not have the {permission} permission")
-    return None
+    return scope_denial(request, permission)
 
 
 def blob_denial(request: HttpRequest, sha1: str) -> JsonResponse | None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.views.decorators.csrf import csrf_exempt
 
 from .. import services
 from ..core import BitstoreError, InvalidURI, NotFoundInStore, NotFoundWhileUnavailable, parse_sha1
-from . import access
-from .bodies import BlobBody, attachment
+from . import access, uploads
+from .bodies import BlobBody, attachment, blob_body
 from .ranges import ANY, ETAG, ByteRange, if_none_match, requested_range
 from .responses import allow_methods, json_error
+from .tokens import token_or_session
 
 #: Blobs never change: clients may keep them for a year without asking again.
 CACHE_CONTROL = "private, max-age=31536000, immutable"
@@ -20,10 +20,13 @@ CACHE_CONTROL = "private, max-age=31536000, immutable"
 RETRY_AFTER = "30"
 
 
-@csrf_exempt  # it changes nothing, and answers other methods with a JSON 405
-@allow_methods("GET", "HEAD")
+@token_or_session
+@allow_methods("GET", "HEAD", "PUT")
 def blob(request: HttpRequest, sha1: str) -> HttpResponse:
-    """Serve a blob, or one range of it, streamed from the first tier that has it."""
+    """Serve a blob, or one range of it, streamed from the first tier that has it (PUT
+    uploads it: see uploads.py)."""
+    if request.method == "PUT":
+        return uploads.put_blob(request, sha1)
     denial = access.blob_denial(request, sha1)
     if denial is not None:
         return denial
@@ -82,7 +85,7 @@ def _blob_response(
     else:
         body = BlobBody(stream, end - start, key)
         body.start()
-        response = StreamingHttpResponse(body)
+        response = StreamingHttpResponse(blob_body(request, body))
     response["Content-Length"] = str(end - start)
     response["Content-Type"] = "application/octet-stream"
     response["ETag"] = f'"{key}"'

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import BinaryIO
 
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest
 from django.utils.http import content_disposition_header
 
 logger = logging.getLogger(__name__)
@@ -70,3 +73,28 @@ class BlobBody:
 
     def close(self) -> None:
         self.stream.close()
+
+
+_END = object()
+
+
+class AsyncBlobBody:
+    """A `BlobBody` for ASGI servers: each chunk is read in a worker thread, so a slow tier
+    never blocks the event loop (it has no `__iter__`, so Django need not adapt it)."""
+
+    def __init__(self, body: BlobBody) -> None:
+        self.body = body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = iter(self.body)
+        step = sync_to_async(next, thread_sensitive=False)
+        while (chunk := await step(chunks, _END)) is not _END:
+            yield chunk
+
+    def close(self) -> None:
+        self.body.close()
+
+
+def blob_body(request: HttpRequest, body: BlobBody) -> BlobBody | AsyncBlobBody:
+    """Return the body that suits the server: async under ASGI, plain under WSGI."""
+    return AsyncBlobBody(body) if isinstance(request, ASGIRequest) else body

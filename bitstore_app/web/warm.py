@@ -8,12 +8,12 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
 
 from .. import warming
 from ..models import WarmJob
 from . import access
-from .responses import allow_methods, csrf_denial, json_error
+from .responses import allow_methods, json_error
+from .tokens import token_or_session
 
 MAX_CHUNK_SIZE = warming.MAX_CHUNK_SIZE
 #: The deepest nesting a valid body has (an object, its list, an item), with room to spare.
@@ -22,14 +22,14 @@ MAX_DEPTH = 4
 MAX_JOB_ID = 2**63 - 1
 
 
-@csrf_exempt  # checked in the view, after authentication, and answered with JSON
+@token_or_session  # a token, or a session with its CSRF check (after authentication)
 @allow_methods("POST")
 def warm(request: HttpRequest) -> HttpResponse:
     """Enqueue a warm job for the SHA1s in the body; answer 202 with its id and its URL.
 
     The body is a JSON list of SHA1s, or `{"hashes": [...], "chunk_size": n}`.
     """
-    denial = access.permission_denial(request, access.WARM) or csrf_denial(request)
+    denial = access.permission_denial(request, access.WARM)
     if denial is not None:
         return denial
     try:
@@ -87,7 +87,7 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return any(isinstance(item, list | dict) for item in level)
 
 
-@csrf_exempt  # it changes nothing, and answers other methods with a JSON 405
+@token_or_session
 @allow_methods("GET")
 def warm_job(request: HttpRequest, job_id: str) -> HttpResponse:
     """Report a warm job's progress and counts."""

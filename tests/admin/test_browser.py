@@ -165,7 +165,7 @@ def test_add_form_shows_each_error_next_to_its_field(
     log_in(page, live_server.url, django_user_model)
     page.click("text=Add tier")
     page.fill("#id_name", "new-s3")
-    page.fill("#id_kind", "s3")
+    page.select_option("#id_kind_0", "s3")
     page.fill("#id_location", "my-bucket")
     page.fill("#id_options", "[1, 2]")
     page.fill("#id_credentials", "no-such-entry")
@@ -194,3 +194,76 @@ def test_add_form_shows_each_error_next_to_its_field(
     assert "NOT reachable" in page.locator(".field-probe_now ul.errorlist").text_content()
     page.screenshot(path=OUTPUT / "tier-form-unreachable.png", full_page=True)
     assert not Tier.objects.exists()
+
+
+def fits(page):
+    """Return the tables (and the page) that are wider than the window, with their widths."""
+    return page.evaluate(
+        """() => {
+        const width = document.documentElement.clientWidth;
+        const wide = [];
+        if (document.documentElement.scrollWidth > width)
+            wide.push(["page", document.documentElement.scrollWidth, width]);
+        for (const table of document.querySelectorAll("table")) {
+            const box = table.getBoundingClientRect();
+            const holder = table.parentElement.getBoundingClientRect();
+            if (box.right > width + 1 || table.scrollWidth > holder.width + 1)
+                wide.push([table.id || table.className, Math.round(box.right), width]);
+        }
+        return wide;
+    }"""
+    )
+
+
+@pytest.mark.parametrize("width", [1280, 1440])
+def test_the_pages_fit_the_window(
+    browser_page, live_server, django_user_model, two_tiers_holding_one_blob, down_s3_tier, width
+):
+    from bitstore_app.models import WarmJob
+    from bitstore_app.web.tokens import issue
+
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 900})
+    alpha, beta, sha1, _ = two_tiers_holding_one_blob
+    log_in(page, live_server.url, django_user_model)
+    operator = django_user_model.objects.get(username="operator")
+    from bitstore_app.requester import requested_by
+
+    with requested_by(user_id=operator.pk):
+        for _ in range(3):
+            services.fetch(sha1)
+        services.fetch(blob("missing")[0])
+    ledger.buffer.flush()
+    WarmJob.objects.create(
+        total=1000, warmed=400, already_cached=100, failed=3, created_by=operator
+    )
+    issue(operator, "deploy script", ["read", "warm", "upload"])
+    pages = {
+        "tier-list": "/admin/bitstore_app/tier/",
+        "ledger": "/admin/bitstore_app/fetchrecord/",
+        "warm-jobs": "/admin/bitstore_app/warmjob/",
+        "tokens": "/admin/bitstore_app/apitoken/",
+        "blob": f"/admin/bitstore_app/blob/?sha1={sha1}",
+        "index": "/admin/",
+        "tier-add": "/admin/bitstore_app/tier/add/",
+    }
+    for name, path in pages.items():
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_selector("#content")
+        page.screenshot(path=OUTPUT / f"{name}-{width}.png", full_page=True)
+        assert fits(page) == [], f"{name} at {width} px"
+    page.goto(f"{live_server.url}/admin/bitstore_app/blob/?sha1={sha1}")
+    cells = page.locator("#tier-checks tbody tr").all_inner_texts()
+    assert any(c.startswith("alpha-disk\tholds it") for c in cells), cells
+    assert any(c.startswith("s3-down\tnot reachable") for c in cells), cells
+    history = page.locator("#blob-history tbody tr").all_inner_texts()
+    assert len(history) == 3 and all("operator" in row for row in history), history
+    page.goto(f"{live_server.url}/admin/")
+    page.click("text=Statistics")
+    page.wait_for_selector("table.bitstore-stats")
+    page.screenshot(path=OUTPUT / f"statistics-{width}.png", full_page=True)
+    assert fits(page) == [], f"statistics at {width} px"
+    page.goto(f"{live_server.url}/admin/")
+    page.click("text=View site")
+    assert page.url == f"{live_server.url}/bitstore/"
+    assert page.locator("a", has_text="OpenAPI document").count() == 1

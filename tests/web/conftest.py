@@ -10,6 +10,7 @@ from django.test import Client
 
 from bitstore_app import ledger
 from bitstore_app.models import Tier
+from tests.app.conftest import live_db_url  # noqa: F401 - the test database, for subprocesses
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +34,18 @@ def make_user(name, *permissions):
             Permission.objects.get(content_type__app_label="bitstore_app", codename=codename)
         )
     return user
+
+
+@pytest.fixture
+def eager_celery():
+    """Run Celery tasks in this process when they are sent (task_always_eager)."""
+    from project.celery import app
+
+    names = ("task_always_eager", "task_eager_propagates")
+    previous = {name: app.conf[name] for name in names}
+    app.conf.update(dict.fromkeys(names, True))
+    yield
+    app.conf.update(previous)
 
 
 @pytest.fixture
@@ -117,3 +130,50 @@ def aws_env(monkeypatch):
         "AWS_EC2_METADATA_DISABLED": "true",
     }.items():
         monkeypatch.setenv(name, os.environ.get(name, value))
+
+
+@pytest.fixture
+def uvicorn_server(live_db_url, tmp_path):  # noqa: F811 - the fixture imported above
+    """Return a function that starts `uvicorn project.asgi:application` on the test database
+    (with `config` as its BITSTORE) and returns its base URL; it is stopped after the test."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.helpers import free_port, wait_for_port
+
+    started = []
+
+    def start(config=None):
+        port = free_port()
+        env = os.environ | {
+            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "DATABASE_URL": live_db_url,
+            "BITSTORE_TEST_CONFIG": json.dumps(config or {}),
+            "DJANGO_DEBUG": "0",
+            # Warm jobs run in the server process: nothing is sent to a shared broker.
+            "BITSTORE_CELERY_EAGER": "1",
+            "CELERY_BROKER_URL": "",
+            "BITSTORE_VAR_DIR": str(tmp_path / "var"),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONWARNINGS": "always",
+        }
+        log = open(tmp_path / f"uvicorn-{port}.log", "w+")  # noqa: SIM115 - closed below
+        command = [sys.executable, "-m", "uvicorn", "tests.web.asgi_app:application"]
+        process = subprocess.Popen(
+            [*command, "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append((process, log))
+        wait_for_port("127.0.0.1", port, timeout=30)
+        return f"http://127.0.0.1:{port}", log
+
+    yield start
+    for process, log in started:
+        process.terminate()
+        process.wait(10)
+        log.close()

@@ -229,7 +229,7 @@ def test_post_gives_405_with_the_allowed_methods(reader_client, folder_tier):
     sha1 = folder_tier.add(DATA)
     response = reader_client.post(blob_url(sha1))
     assert response.status_code == 405
-    assert response["Allow"] == "GET, HEAD"
+    assert response["Allow"] == "GET, HEAD, PUT"  # PUT uploads (tests/web/test_uploads.py)
 
 
 @pytest.mark.parametrize(

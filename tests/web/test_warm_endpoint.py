@@ -20,17 +20,6 @@ BLOBS = [b"first blob to warm", b"second blob to warm"]
 
 
 @pytest.fixture
-def eager_celery():
-    from project.celery import app
-
-    names = ("task_always_eager", "task_eager_propagates")
-    previous = {name: app.conf[name] for name in names}
-    app.conf.update(dict.fromkeys(names, True))
-    yield
-    app.conf.update(previous)
-
-
-@pytest.fixture
 def warm_tiers(tmp_path):
     """A folder source holding BLOBS, and an empty folder cache tier."""
     source = FolderTier(tmp_path / "source", name="source", position=0)
@@ -161,3 +150,14 @@ def test_a_cross_site_post_without_the_csrf_token_is_refused(warm_tiers):
     client.force_login(make_user("warmer", "warm"))
     assert post(client, warm_tiers[2]).status_code == 403
     assert not WarmJob.objects.exists()
+
+
+def test_a_malformed_job_id_is_a_json_404_and_a_huge_chunk_size_a_400(warmer, warm_tiers):
+    for job_id in ("-1", "abc", "9" * 30):
+        response = warmer.get(f"/bitstore/warm/{job_id}")
+        assert response.status_code == 404
+        assert response.json()["error"] == f"there is no warm job {job_id}"
+    _, _, hashes = warm_tiers
+    response = post(warmer, {"hashes": hashes, "chunk_size": 2**100})
+    assert response.status_code == 400
+    assert "chunk_size must be a whole number from 1 to 1000000" in response.json()["error"]

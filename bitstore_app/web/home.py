@@ -1,0 +1,14 @@
+"""The endpoints' home page: what a person finds at /bitstore/ (the admin's "View site")."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from .responses import allow_methods
+
+
+@allow_methods("GET", "HEAD")
+def home(request: HttpRequest) -> HttpResponse:
+    """List the endpoints, the OpenAPI document, and where to get a token."""
+    return TemplateResponse(request, "bitstore_app/home.html", {})
