@@ -74,21 +74,22 @@ DEFAULTS: dict[str, Any] = {
 
 
 class BitstoreSettings:
-    """Attribute access to `settings.BITSTORE` with defaults, reloaded on `setting_changed`."""
+    """Attribute access to `settings.BITSTORE` with defaults, reloaded on `setting_changed`.
 
-    def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
+    A value read once is kept as an instance attribute, so later reads (the ledger reads
+    several per `get`) cost a plain attribute lookup, not a call of `__getattr__`.
+    """
 
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
             raise AttributeError(f"unknown bitstore setting: {name}")
-        if name not in self._cache:
-            user = getattr(settings, "BITSTORE", {}) or {}
-            self._cache[name] = user.get(name, DEFAULTS[name])
-        return self._cache[name]
+        user = getattr(settings, "BITSTORE", {}) or {}
+        value = user.get(name, DEFAULTS[name])
+        setattr(self, name, value)
+        return value
 
     def reload(self) -> None:
-        self._cache.clear()
+        self.__dict__.clear()
 
 
 bitstore_settings = BitstoreSettings()

@@ -14,7 +14,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 #: Upper bounds of the latency buckets, in milliseconds; a last bucket holds what is slower.
 LATENCY_BOUNDS_MS = (
@@ -22,6 +22,7 @@ LATENCY_BOUNDS_MS = (
 )  # fmt: skip
 #: Skip reasons counted in their own column; any other reason (or none) counts as "other".
 SKIP_REASONS = ("circuit_open", "negative_cache", "rate_limited", "budget", "index")
+ONE_MINUTE = timedelta(minutes=1)
 #: The rollup row of whole fetches (every other row is one tier's attempts).
 ALL_FETCHES = ""
 
@@ -77,8 +78,12 @@ def summarize(entries: Iterable[dict], cache_tier: str | None = None) -> Counter
     """
     counters: Counters = {}
     width = len(COLUMNS)
+    minute = end = None
     for entry in entries:
-        minute = entry["created_at"].replace(second=0, microsecond=0)
+        created = entry["created_at"]
+        if minute is None or not minute <= created < end:  # replace() costs a microsecond
+            minute = created.replace(second=0, microsecond=0)
+            end = minute + ONE_MINUTE
         size = entry["size"]
         row = counters.get((minute, ALL_FETCHES))
         if row is None:
@@ -92,7 +97,7 @@ def summarize(entries: Iterable[dict], cache_tier: str | None = None) -> Counter
                 _row(counters, minute, cache_tier, width)[_BYTES_WRITTEN] += size
         served = entry["tier_name"]
         for attempt in entry["attempts"] or ():
-            name = attempt.get("tier", "?")
+            name = attempt.get("tier", "?")[:100]  # the column's length, like tier names
             row = _row(counters, minute, name, width)
             outcome = attempt.get("outcome", "")
             if outcome == "skipped":
