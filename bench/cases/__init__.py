@@ -1,6 +1,15 @@
 """The benchmark's cases, one module each; `CASES` maps a case number to its module."""
 
-from . import big_blob, django_layer, first_tier, get_many, third_tier, warming
+from . import (
+    big_blob,
+    django_layer,
+    first_tier,
+    get_many,
+    ledger_postgresql,
+    ledger_statistics,
+    third_tier,
+    warming,
+)
 
 CASES = {
     1: first_tier,
@@ -9,4 +18,6 @@ CASES = {
     4: big_blob,
     5: django_layer,
     6: warming,
+    ledger_postgresql.NUMBER: ledger_postgresql,
+    ledger_statistics.NUMBER: ledger_statistics,
 }
