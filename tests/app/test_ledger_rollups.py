@@ -275,3 +275,48 @@ def test_records_from_before_the_rollups_still_read_and_are_rebuilt():
     assert (record.tier.name, record.attempts[0]["ms"], record.size) == ("disk", 3.0, 7)
     call_command("bitstore_ledger_rollups", stdout=io.StringIO())
     assert rollup_rows()[(MINUTE, "disk")] == {"hits": 1, "bytes_read": 7, "ms_le_5": 1}
+
+
+def test_pruning_the_ledger_keeps_the_rollups():
+    flushed = written_rollups()
+    call_command("bitstore_ledger_prune", "--older-than", "0", stdout=io.StringIO())
+    assert FetchRecord.objects.count() == 0
+    assert rollup_rows() == flushed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flush_waits_while_the_rollups_are_rebuilt():
+    """The rebuild's lock on PostgreSQL (SQLite has one writer at a time by itself)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the rebuild takes a table lock on PostgreSQL; SQLite serializes writers")
+    import threading
+
+    from django.db import connections, transaction
+
+    from bitstore_app.ledger_writer import _keep_flushes_out
+
+    locked, release, flushed = threading.Event(), threading.Event(), threading.Event()
+
+    def rebuild():
+        with transaction.atomic():
+            _keep_flushes_out("default")
+            locked.set()
+            release.wait(10)
+        connections.close_all()
+
+    def flush():
+        write_batch([entry([("disk", "hit", 1.0)], served="disk")])
+        flushed.set()
+        connections.close_all()
+
+    holder = threading.Thread(target=rebuild)
+    holder.start()
+    assert locked.wait(10)
+    writer = threading.Thread(target=flush)
+    writer.start()
+    assert not flushed.wait(0.5)  # kept out while the rebuild holds its transaction
+    release.set()
+    assert flushed.wait(10)
+    holder.join(10)
+    writer.join(10)
+    assert rollup_rows()[(MINUTE, "disk")]["hits"] == 1
