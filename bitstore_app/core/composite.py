@@ -21,6 +21,7 @@ from .parallel import map_in_order
 from .reader import TracedReader
 from .singleflight import SingleFlight
 from .store import Store
+from .writer import BlobWriter, WrappedWriter
 
 logger = logging.getLogger(__name__)
 
@@ -264,17 +265,25 @@ class Composite(Store):
 
     def put(self, uri: str, data: bytes) -> None:
         """Write the blob into the cache, or else into the first source that can write."""
+        with self.open_writer(uri) as writer:
+            writer.write(data)
+
+    def open_writer(self, uri: str) -> BlobWriter:
+        """Return a writer into the tier a `put` writes to: the cache, or else the first
+        source that can write."""
         key = self.normalize(uri)
         targets = [self.cache] if self.cache is not None else self.sources
         for target in targets:
             if not target.is_valid(key):
                 continue
             try:
-                target.put_or_raise(key, data)
+                inner = target.open_writer(key)
             except NotImplementedError:
                 continue
-            self.forget(key)
-            if self.index is not None:
-                self.index.remember(key, str(target))
-            return
+            return WrappedWriter(inner, after_commit=partial(self._written, key, target))
         raise NotImplementedError(f"{type(self).__name__} has no tier that can write {key}")
+
+    def _written(self, key: str, target: Store) -> None:
+        self.forget(key)
+        if self.index is not None:
+            self.index.remember(key, str(target))

@@ -11,6 +11,7 @@ from typing import BinaryIO
 from .exceptions import InvalidDataFound, InvalidURI, NotFoundInStore
 from .reader import VerifyingReader
 from .store import Store
+from .writer import BlobWriter, Sha1Writer
 
 __all__ = [
     "SHA1_HINT",
@@ -111,6 +112,11 @@ class Sha1Store(Sha1FormatMixin, Store):
         if self.verify:
             verify_sha1(data, sha1, self)
         self.base_store.put(self.uri_of(sha1), data)
+
+    def open_writer(self, sha1: str) -> BlobWriter:
+        """Return a writer that checks, before committing, that what it got has this SHA1."""
+        self.check_uri(sha1)
+        return Sha1Writer(self.base_store.open_writer(self.uri_of(sha1)), sha1, self)
 
 
 class Sha1Cache(Sha1Store):

@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from typing import BinaryIO
 
 from .exceptions import InvalidURI, NotFoundInStore
+from .writer import BlobWriter, put_on_commit
 
 
 class Store(ABC):
@@ -29,7 +30,22 @@ class Store(ABC):
 
     def put(self, uri: str, data: bytes) -> None:
         """Store the blob; stores that cannot write say so."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement the 'put' method")
+        raise self._cannot_put()
+
+    def _cannot_put(self) -> NotImplementedError:
+        return NotImplementedError(f"{type(self).__name__} does not implement the 'put' method")
+
+    def open_writer(self, uri: str) -> BlobWriter:
+        """Return a writer for the blob; stores with no streaming write spool it and `put`
+        it on commit. A store that cannot write raises `NotImplementedError` here."""
+        self.check_uri(uri)
+        if not self.can_write():
+            raise self._cannot_put()
+        return put_on_commit(lambda data: self.put_or_raise(uri, data))
+
+    def can_write(self) -> bool:
+        """Return whether the store implements `put`."""
+        return type(self).put is not Store.put
 
     def forget(self, uri: str) -> None:
         """Drop any memory that the URI is missing (it was just written somewhere)."""

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO, TypeVar
 
 from .store import Store
+from .writer import BlobWriter, WrappedWriter
 
 T = TypeVar("T")
 
@@ -53,6 +54,11 @@ class StoreWrapper(Store):
 
     def put_or_raise(self, uri: str, data: bytes) -> None:
         self.around(lambda: self.inner.put_or_raise(uri, data))
+
+    def open_writer(self, uri: str) -> BlobWriter:
+        """Open the tier's writer; its commit runs through `around` and then `forget`s."""
+        inner = self.around(lambda: self.inner.open_writer(uri))
+        return WrappedWriter(inner, around=self.around, after_commit=lambda: self.forget(uri))
 
     def forget(self, uri: str) -> None:
         self.inner.forget(uri)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from bitstore_app.core import InvalidURI, NotFoundInStore, StoreNotAvailable
+from bitstore_app.core.writer import WriterClosed
 
 SIZE = 70_001  # odd, so that slices do not line up with any buffer size
 SLICES = [
@@ -122,7 +123,8 @@ class RawStoreContract:
         assert store.URI_HINT
         for bad in self.invalid_uris:
             assert store.is_valid(bad) is False, bad
-            for method, args in (("get", ()), ("put", (b"x",)), ("exists", ()), ("open", ())):
+            calls = (("get", ()), ("put", (b"x",)), ("exists", ()), ("open", ()))
+            for method, args in (*calls, ("open_writer", ())):
                 with pytest.raises(InvalidURI) as caught:
                     getattr(store, method)(bad, *args)
                 assert caught.value.hint == store.URI_HINT
@@ -151,6 +153,80 @@ class RawStoreContract:
     def test_open_missing_key_is_not_found(self, store, uri):
         with pytest.raises(NotFoundInStore):
             store.open(uri("missing"))
+
+    # the streaming writer
+
+    def test_writer_commit_makes_the_blob_visible(self, store, uri):
+        key, data = uri("writer"), blob("writer")
+        writer = store.open_writer(key)
+        for offset in range(0, SIZE, 4096):
+            writer.write(data[offset : offset + 4096])
+        assert store.exists(key) is False  # nothing is visible before the commit
+        writer.commit()
+        assert store.get(key) == data
+        with store.open(key) as file:
+            assert file.size == SIZE
+
+    def test_writer_abort_leaves_nothing(self, store, uri):
+        key = uri("aborted")
+        writer = store.open_writer(key)
+        writer.write(blob("aborted"))
+        writer.abort()
+        writer.abort()  # idempotent
+        assert store.exists(key) is False
+        with pytest.raises(NotFoundInStore):
+            store.get(key)
+
+    def test_writer_as_context_manager(self, store, uri):
+        key, data = uri("with"), blob("with")
+        with store.open_writer(key) as writer:
+            writer.write(data[:100])
+            writer.write(data[100:])
+        assert store.get(key) == data
+        failed = uri("with-error")
+        with pytest.raises(RuntimeError), store.open_writer(failed) as writer:
+            writer.write(b"half a blob")
+            raise RuntimeError("the upload broke off")
+        assert store.exists(failed) is False
+
+    def test_writer_refuses_use_after_commit_or_abort(self, store, uri):
+        committed = store.open_writer(uri("closed"))
+        committed.write(b"x")
+        committed.commit()
+        with pytest.raises(WriterClosed):
+            committed.commit()
+        with pytest.raises(WriterClosed):
+            committed.write(b"more")
+        committed.abort()  # after a commit: nothing to drop
+        assert store.get(uri("closed")) == b"x"
+        aborted = store.open_writer(uri("closed-aborted"))
+        aborted.abort()
+        with pytest.raises(WriterClosed):
+            aborted.commit()
+        assert store.exists(uri("closed-aborted")) is False
+
+    def test_writer_of_an_empty_blob(self, store, uri):
+        key = uri("writer-empty")
+        with store.open_writer(key):
+            pass
+        assert store.get(key) == b""
+
+    def test_writer_over_an_existing_blob(self, store, uri):
+        key = uri("writer-twice")
+        store.put(key, b"first")
+        with store.open_writer(key) as writer:
+            writer.write(b"second")
+        expected = b"second" if self.overwrite_replaces else b"first"
+        assert store.get(key) == expected
+
+    def test_writer_past_the_memory_spool(self, store, uri):
+        # Larger than the 4 MiB a spooled writer keeps in memory, and than S3's 8 MiB part.
+        key = uri("writer-large")
+        chunk = blob("large") * 15  # about 1 MiB
+        with store.open_writer(key) as writer:
+            for _ in range(10):
+                writer.write(chunk)
+        assert store.get(key) == chunk * 10
 
     # processes and threads
 
@@ -206,6 +282,7 @@ class OutageContract:
             lambda: outage.store.put(outage.uri, b"x"),
             lambda: outage.store.exists(outage.uri),
             lambda: outage.store.open(outage.uri),
+            lambda: _write_through(outage.store, outage.uri),
         ):
             started = time.monotonic()
             with pytest.raises(StoreNotAvailable):
@@ -232,3 +309,8 @@ class OutageContract:
         outage.start()
         outage.store.put(outage.uri, data)
         assert outage.store.get(outage.uri) == data
+
+
+def _write_through(store, uri):
+    with store.open_writer(uri) as writer:
+        writer.write(b"x")

@@ -145,3 +145,31 @@ def test_missing_root_without_create_is_not_available(tmp_path):
     os.mkdir(tmp_path / "absent")
     store.put("blob", b"x")
     assert store.get("blob") == b"x"
+
+
+def test_writer_leaves_no_temporary_file(tmp_path):
+    store = FileSystemRaw(tmp_path)
+    with store.open_writer("blobs/kept") as writer:
+        writer.write(b"kept")
+    dropped = store.open_writer("blobs/dropped")
+    dropped.write(b"dropped")
+    dropped.abort()
+    assert sorted(path.name for path in (tmp_path / "blobs").iterdir()) == ["kept"]
+
+
+def test_writer_memory_stays_bounded(tmp_path):
+    # 32 MiB written in 64 KiB chunks: the writer holds a chunk, never the blob.
+    import tracemalloc
+
+    store = FileSystemRaw(tmp_path)
+    chunk = os.urandom(64 * 1024)
+    tracemalloc.start()
+    try:
+        with store.open_writer("blobs/big") as writer:
+            for _ in range(512):
+                writer.write(chunk)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (tmp_path / "blobs" / "big").stat().st_size == 32 * 1024 * 1024
+    assert peak < 2 * 1024 * 1024

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import BinaryIO
 
 from ..exceptions import NotFoundInStore, StoreNotAvailable
 from ..store import Store
+from ..writer import BlobWriter
 
 #: Prefix of the temporary files that writes go through; never a key.
 INCOMING = ".incoming-"
@@ -83,22 +85,17 @@ class FileSystemRaw(Store):
         return False
 
     def put(self, uri: str, data: bytes) -> None:
+        with self.open_writer(uri) as writer:
+            writer.write(data)
+
+    def open_writer(self, uri: str) -> BlobWriter:
         path = self.path(uri)
         try:
             if self.create:
                 path.parent.mkdir(parents=True, exist_ok=True)
             else:
                 self._check_root()
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=INCOMING)
-            try:
-                with os.fdopen(fd, "wb") as file:
-                    file.write(data)
-                    file.flush()
-                    os.fsync(file.fileno())
-                os.replace(temp, path)
-            except BaseException:
-                os.unlink(temp)
-                raise
+            return _FileWriter(self, uri, path)
         except OSError as exc:
             raise StoreNotAvailable(self, f"cannot write {uri}: {exc}") from exc
 
@@ -107,6 +104,39 @@ class FileSystemRaw(Store):
         # without it, the root is a mount that should be there.
         if not self.create and not self.root.is_dir():
             raise StoreNotAvailable(self, f"the folder {self.root} does not exist")
+
+
+class _FileWriter(BlobWriter):
+    """A temporary file in the blob's folder, flushed to disk and renamed over the key on
+    commit, so that a reader never sees a partial blob."""
+
+    def __init__(self, store: FileSystemRaw, uri: str, path: Path) -> None:
+        self._store, self._uri, self._path = store, uri, path
+        fd, self._temp = tempfile.mkstemp(dir=path.parent, prefix=INCOMING)
+        self._file = os.fdopen(fd, "wb")
+
+    def _write(self, chunk: bytes) -> None:
+        with self._translating():
+            self._file.write(chunk)
+
+    def _commit(self) -> None:
+        with self._translating():
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self._temp, self._path)
+
+    def _abort(self) -> None:
+        self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._temp)
+
+    @contextlib.contextmanager
+    def _translating(self):
+        try:
+            yield
+        except OSError as exc:
+            raise StoreNotAvailable(self._store, f"cannot write {self._uri}: {exc}") from exc
 
 
 class _FileSlice:

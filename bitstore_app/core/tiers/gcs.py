@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from functools import partial
 from typing import Any, BinaryIO
 
 from ..clients import LazyClient
@@ -10,6 +12,7 @@ from ..exceptions import MissingExtra, NotFoundInStore, StoreNotAvailable
 from ..reader import RangeReader
 from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..store import Store
+from ..writer import BlobWriter, SpooledWriter
 
 ANONYMOUS = "anonymous"
 URI_REGEX = re.compile(r"^gs://([^/]+)/(.+)$")
@@ -163,3 +166,13 @@ class GSRaw(LazyClient, Store):
     def put(self, uri: str, data: bytes) -> None:
         blob = self._blob(uri)
         self._translate(uri, blob.upload_from_string, data)
+
+    def open_writer(self, uri: str) -> BlobWriter:
+        self.check_uri(uri)
+        return SpooledWriter(partial(self._upload, uri))
+
+    def _upload(self, uri: str, file: BinaryIO) -> None:
+        """Upload a file; past 8 MiB the SDK sends it in chunks (a resumable upload)."""
+        size = file.seek(0, os.SEEK_END)
+        blob = self._blob(uri)
+        self._translate(uri, blob.upload_from_file, file, rewind=True, size=size)

@@ -6,6 +6,7 @@ import threading
 
 from ..exceptions import NotFoundInStore
 from ..store import Store
+from ..writer import BlobWriter
 
 
 class MemoryRaw(Store):
@@ -36,6 +37,10 @@ class MemoryRaw(Store):
         with self._lock:
             self.blobs[uri] = bytes(data)
 
+    def open_writer(self, uri: str) -> BlobWriter:
+        self.check_uri(uri)
+        return _MemoryWriter(lambda data: self.put(uri, data))
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         del state["_lock"]
@@ -44,3 +49,20 @@ class MemoryRaw(Store):
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+
+
+class _MemoryWriter(BlobWriter):
+    """Chunks kept in a list and joined on commit (the blob lives in memory anyway)."""
+
+    def __init__(self, put) -> None:
+        self._put = put
+        self._chunks: list[bytes] = []
+
+    def _write(self, chunk: bytes) -> None:
+        self._chunks.append(bytes(chunk))
+
+    def _commit(self) -> None:
+        self._put(b"".join(self._chunks))
+
+    def _abort(self) -> None:
+        self._chunks = []

@@ -11,6 +11,7 @@ from ..exceptions import MissingExtra, NotFoundInStore, StoreNotAvailable
 from ..reader import StreamReader
 from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..store import BytesReader, Store
+from ..writer import BlobWriter, SpooledWriter
 
 ANONYMOUS = "anonymous"
 URI_REGEX = re.compile(r"^s3://([^/]+)/(.+)$")
@@ -36,6 +37,7 @@ class _EmptyRange(Exception):
 def _botocore():
     try:
         import boto3
+        import boto3.exceptions
         import botocore.config
         import botocore.exceptions
     except ImportError as exc:
@@ -123,15 +125,18 @@ class S3Raw(LazyClient, Store):
         except Exception as exc:
             raise StoreNotAvailable(self, f"cannot create an S3 client: {exc}") from exc
 
-    def _call(self, uri: str, method: str, **kwargs: Any) -> dict:
+    def _call(self, uri: str, method: str, before: Any = None, **kwargs: Any) -> dict:
+        """Call `client.method(Bucket=..., Key=..., **kwargs)` with retries, after `before()`
+        on each attempt; translate S3's errors."""
         self.check_uri(uri)
         bucket, key = URI_REGEX.match(uri).groups()
-        _, botocore = _botocore()
+        boto3, botocore = _botocore()
         while True:
             client = self.client()
+            operation = partial(getattr(client, method), Bucket=bucket, Key=key, **kwargs)
             try:
                 return call_with_retries(
-                    partial(getattr(client, method), Bucket=bucket, Key=key, **kwargs),
+                    operation if before is None else _after(before, operation),
                     retries=self.retries,
                     transient=_transient,
                     what=f"{method} {uri}",
@@ -145,7 +150,11 @@ class S3Raw(LazyClient, Store):
                 if code in AUTH_CODES and self.replace_client(client, self._next_credentials):
                     continue
                 raise StoreNotAvailable(self, f"{method} {uri}: {code}") from exc
-            except (botocore.exceptions.BotoCoreError, OSError) as exc:
+            except (
+                botocore.exceptions.BotoCoreError,
+                boto3.exceptions.S3UploadFailedError,
+                OSError,
+            ) as exc:
                 raise StoreNotAvailable(self, f"{method} {uri}: {exc}") from exc
 
     def _next_credentials(self) -> bool:
@@ -193,3 +202,33 @@ class S3Raw(LazyClient, Store):
 
     def put(self, uri: str, data: bytes) -> None:
         self._call(uri, "put_object", Body=data)
+
+    def open_writer(self, uri: str) -> BlobWriter:
+        self.check_uri(uri)
+        return SpooledWriter(partial(self._upload, uri))
+
+    def _upload(self, uri: str, file: BinaryIO) -> None:
+        """Upload a file in parts (boto3's transfer manager: constant memory)."""
+        kept = _KeepOpen(file)  # s3transfer closes the file after a failed try: retries reread it
+        self._call(uri, "upload_fileobj", before=partial(file.seek, 0), Fileobj=kept)
+
+
+class _KeepOpen:
+    """A file whose `close` does nothing; its owner closes the real one."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+
+def _after(before: Any, operation: Any) -> Any:
+    def call() -> Any:
+        before()
+        return operation()
+
+    return call
