@@ -20,6 +20,7 @@ from . import index_preload, metrics
 from .composer import TierSpec, build_composite, build_tier
 from .conf import bitstore_settings
 from .core import Fetch, Sha1Composite, breaker, map_in_order, parse_sha1, sha1_of
+from .core.scrub import ScrubReport, scrub_folder
 from .ledger import buffer as ledger
 from .requester import Requester, current_requester
 
@@ -209,3 +210,19 @@ def check_tier(spec: TierSpec) -> TierCheck:
     except Exception as exc:
         return TierCheck(spec.name, False, time.perf_counter() - started, str(exc))
     return TierCheck(spec.name, True, time.perf_counter() - started)
+
+
+def scrub_caches(names: Iterable[str] | None = None) -> list[ScrubReport]:
+    """Re-verify the folders of the enabled filesystem cache tiers (or of the ones named);
+    remove what fails its SHA1. Sources are never touched: their files are not ours."""
+    from .models import Tier
+
+    tiers = Tier.objects.enabled().filter(kind="filesystem", role=Tier.CACHE)
+    if names is not None:
+        tiers = tiers.filter(name__in=list(names))
+    reports = []
+    for tier in tiers:
+        report = scrub_folder(tier.location)
+        logger.info("scrub of tier %s: %s", tier.name, report.summary())
+        reports.append(report)
+    return reports

@@ -14,7 +14,7 @@ from celery import shared_task
 from celery.signals import worker_process_shutdown, worker_shutdown
 from django.db import DatabaseError
 
-from . import warming
+from . import services, warming
 from .conf import bitstore_settings
 from .core import StoreNotAvailable
 from .ledger import buffer as ledger
@@ -63,6 +63,16 @@ def warm_chunk(self, job_id: int, index: int, hashes: list[str]) -> None:
             ledger.flush()
     if retry:
         raise self.retry(args=(job_id, index, retry), countdown=warming.retry_delay(attempt))
+
+
+@shared_task(name="bitstore_app.tasks.scrub_cache")
+def scrub_cache() -> list[dict]:
+    """Re-verify the filesystem cache tiers (schedule it with celery beat); return what was
+    checked and removed per folder."""
+    return [
+        {"folder": r.folder, "checked": r.checked, "removed": r.removed}
+        for r in services.scrub_caches()
+    ]
 
 
 @worker_process_shutdown.connect(dispatch_uid="bitstore_ledger_flush_process")
