@@ -66,6 +66,13 @@ DEFAULTS: dict[str, Any] = {
     # Blob endpoint: seconds a signed URL (`signed_blob_url`) is valid by default, and at most:
     # lowering it also shortens URLs already handed out.
     "SIGNED_URL_MAX_AGE": 3600,
+    # Blob endpoint behind nginx (or Apache, lighttpd): a blob the filesystem cache tier holds
+    # is handed to the front server to send, Django having checked access. "" (off), or the
+    # internal location that serves the cache folder, for example "/_bitstore_cache/"; the
+    # header is X-Accel-Redirect (nginx: that location + the SHA1) or X-Sendfile (the file's
+    # absolute path).
+    "BLOB_ACCEL_REDIRECT": "",
+    "BLOB_ACCEL_HEADER": "X-Accel-Redirect",
     # /metrics is served to requests with `Authorization: Bearer <METRICS_TOKEN>` (when set)
     # or from these addresses or networks (REMOTE_ADDR: behind a proxy, the proxy's address).
     "METRICS_TOKEN": "",

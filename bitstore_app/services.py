@@ -7,11 +7,14 @@ version moves, which is checked at most every `CONFIG_CHECK_INTERVAL` seconds.
 
 from __future__ import annotations
 
+import builtins
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from django.db import DatabaseError, connections
@@ -21,6 +24,7 @@ from .composer import TierSpec, build_composite, build_tier
 from .conf import bitstore_settings
 from .core import Fetch, Sha1Composite, breaker, map_in_order, parse_sha1, sha1_of
 from .core.scrub import ScrubReport, scrub_folder
+from .core.trace import HIT, Attempt
 from .ledger import buffer as ledger
 from .requester import Requester, current_requester
 
@@ -226,3 +230,31 @@ def scrub_caches(names: Iterable[str] | None = None) -> list[ScrubReport]:
         logger.info("scrub of tier %s: %s", tier.name, report.summary())
         reports.append(report)
     return reports
+
+
+def cached_file(sha1: str) -> Path | None:
+    """Return the file of a blob in the filesystem cache tier, and record the hit; None when
+    there is no such tier or it does not hold the blob (then the caller asks the tiers).
+
+    The file was verified when it was written; it is not hashed here: `scrub_caches` re-checks
+    the folder periodically. For the front server to send (X-Accel-Redirect, X-Sendfile).
+    """
+    snapshot = configuration.snapshot()
+    cache = next((s for s in snapshot.specs if s.kind == "filesystem" and s.role == "cache"), None)
+    if cache is None:
+        return None
+    key = parse_sha1(sha1)
+    started = time.perf_counter()
+    # The composer gives filesystem tiers no key prefix: the blob is <location>/<sha1>.
+    path = Path(cache.location, key)
+    try:
+        file = builtins.open(path, "rb")
+    except OSError:
+        return None
+    with file:
+        size = os.fstat(file.fileno()).st_size
+    elapsed = time.perf_counter() - started
+    result = Fetch(uri=key, served_by=cache.name, stream=file, bytes_read=size, seconds=elapsed)
+    result.attempts.append(Attempt(cache.name, HIT, elapsed))
+    _record(result, snapshot, current_requester())
+    return path
