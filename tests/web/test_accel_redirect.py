@@ -87,11 +87,14 @@ def test_nginx_sends_a_cached_blob_that_django_let_through(nginx, cache_folder, 
     assert through.status_code == 200 and through.content == data
     assert "X-Accel-Redirect" not in through.headers
     assert through.headers["Content-Type"] == "application/octet-stream"
+    head = requests.head(nginx + url, timeout=10)
+    assert (head.status_code, head.headers["Content-Length"]) == (200, str(len(data)))
     part = requests.get(nginx + url, headers={"Range": "bytes=10-19"}, timeout=10)
     assert (part.status_code, part.content) == (206, data[10:20])
     ledger.buffer.flush()
     records = FetchRecord.objects.filter(sha1=sha1)
     assert {(r.outcome, r.tier_name, r.size) for r in records} == {("hit", "disk-cache", len(data))}
+    assert records.count() == 4  # the direct request, the GET, the HEAD and the range
 
 
 def test_access_is_still_checked_and_misses_are_streamed_by_django(nginx, cache_folder, tmp_path):
