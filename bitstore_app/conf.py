@@ -73,6 +73,9 @@ DEFAULTS: dict[str, Any] = {
     # absolute path).
     "BLOB_ACCEL_REDIRECT": "",
     "BLOB_ACCEL_HEADER": "X-Accel-Redirect",
+    # Without a front server that sends files: answer whole-blob GETs of filesystem-cache hits
+    # with the open file, which the WSGI server sends with sendfile (wsgi.file_wrapper).
+    "BLOB_SENDFILE": False,
     # /metrics is served to requests with `Authorization: Bearer <METRICS_TOKEN>` (when set)
     # or from these addresses or networks (REMOTE_ADDR: behind a proxy, the proxy's address).
     "METRICS_TOKEN": "",

@@ -16,7 +16,7 @@ import time
 from collections import deque
 from datetime import UTC, datetime
 
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import DatabaseError, connections
 
 from .conf import bitstore_settings
 from .core import Fetch
@@ -152,9 +152,8 @@ class LedgerBuffer:
                 logger.exception("ledger: flush failed")
                 time.sleep(1)
             finally:
-                # This thread's connections, like a request's: kept for CONN_MAX_AGE, so a
-                # flush does not pay for a new one each time, and never held forever.
-                close_old_connections()
+                # This thread's connections: a server could otherwise hold them open forever.
+                connections.close_all()
 
 
 buffer = LedgerBuffer()

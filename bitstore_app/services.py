@@ -232,12 +232,14 @@ def scrub_caches(names: Iterable[str] | None = None) -> list[ScrubReport]:
     return reports
 
 
-def cached_file(sha1: str) -> Path | None:
-    """Return the file of a blob in the filesystem cache tier, and record the hit; None when
-    there is no such tier or it does not hold the blob (then the caller asks the tiers).
+def cached_file(sha1: str) -> BinaryIO | None:
+    """Return the open file of a blob in the filesystem cache tier, and record the hit;
+    None when there is no such tier or it does not hold the blob (then the caller asks the
+    tiers). The caller closes the file.
 
     The file was verified when it was written; it is not hashed here: `scrub_caches` re-checks
-    the folder periodically. For the front server to send (X-Accel-Redirect, X-Sendfile).
+    the folder periodically. For the front server (X-Accel-Redirect, X-Sendfile) or the WSGI
+    server (sendfile) to send.
     """
     snapshot = configuration.snapshot()
     cache = next((s for s in snapshot.specs if s.kind == "filesystem" and s.role == "cache"), None)
@@ -246,15 +248,13 @@ def cached_file(sha1: str) -> Path | None:
     key = parse_sha1(sha1)
     started = time.perf_counter()
     # The composer gives filesystem tiers no key prefix: the blob is <location>/<sha1>.
-    path = Path(cache.location, key)
     try:
-        file = builtins.open(path, "rb")
+        file = builtins.open(Path(cache.location, key), "rb")  # noqa: SIM115 - the caller's
+        size = os.fstat(file.fileno()).st_size
     except OSError:
         return None
-    with file:
-        size = os.fstat(file.fileno()).st_size
     elapsed = time.perf_counter() - started
     result = Fetch(uri=key, served_by=cache.name, stream=file, bytes_read=size, seconds=elapsed)
     result.attempts.append(Attempt(cache.name, HIT, elapsed))
     _record(result, snapshot, current_requester())
-    return path
+    return file

@@ -1,32 +1,43 @@
-"""Hand a filesystem-cache hit to the front server (X-Accel-Redirect or X-Sendfile).
-
-Django has checked access; the front server sends the file, with ranges and HEAD, using
-sendfile, so no byte passes through Python. Opt-in: `BLOB_ACCEL_REDIRECT`.
+"""Filesystem-cache hits sent without Python touching the bytes: handed to the front server
+(X-Accel-Redirect or X-Sendfile, `BLOB_ACCEL_REDIRECT`), or to the WSGI server as a file it
+sends with sendfile (`BLOB_SENDFILE`, through `wsgi.file_wrapper`). Django has checked
+access either way. Both are opt-in; the file is not hashed per request (see the scrub).
 """
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from pathlib import Path
+
+from django.http import FileResponse, HttpRequest, HttpResponse
 
 from .. import services
 from ..conf import bitstore_settings
 from .bodies import attachment
 
+CONTENT_TYPE = "application/octet-stream"
+
 
 def accelerated(request: HttpRequest, key: str, headers: dict[str, str]) -> HttpResponse | None:
-    """Return a response that tells the front server to send the cached file, or None."""
+    """Return a response whose bytes another layer sends, or None to stream as usual."""
     location = bitstore_settings.BLOB_ACCEL_REDIRECT
-    if not location:
+    if not location and not (bitstore_settings.BLOB_SENDFILE and "Range" not in request.headers):
+        return None  # ranges stay with Django's streaming unless the front server sends
+    file = services.cached_file(key)
+    if file is None:
         return None
-    path = services.cached_file(key)
-    if path is None:
-        return None
-    header = bitstore_settings.BLOB_ACCEL_HEADER
-    response = HttpResponse(headers=headers, content_type="application/octet-stream")
-    if header.lower() == "x-sendfile":
-        response[header] = str(path)
+    if location:
+        file.close()
+        response = HttpResponse(headers=headers, content_type=CONTENT_TYPE)
+        response[bitstore_settings.BLOB_ACCEL_HEADER] = _target(location, Path(file.name))
     else:
-        response[header] = location.rstrip("/") + "/" + path.name
+        response = FileResponse(file, headers=headers, content_type=CONTENT_TYPE)
+        del response["Content-Disposition"]  # FileResponse names the file after its path
     if "download" in request.GET:
         response["Content-Disposition"] = attachment(request.GET["download"], key)
     return response
+
+
+def _target(location: str, path: Path) -> str:
+    if bitstore_settings.BLOB_ACCEL_HEADER.lower() == "x-sendfile":
+        return str(path)  # Apache and lighttpd take the file's path
+    return location.rstrip("/") + "/" + path.name
