@@ -2,6 +2,7 @@
 
 from . import (
     big_blob,
+    blob_url,
     django_layer,
     first_tier,
     get_many,
@@ -20,4 +21,5 @@ CASES = {
     6: warming,
     ledger_postgresql.NUMBER: ledger_postgresql,
     ledger_statistics.NUMBER: ledger_statistics,
+    blob_url.NUMBER: blob_url,
 }
