@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,7 +22,9 @@ from . import index_preload, metrics
 from .composer import TierSpec, build_composite, build_tier
 from .conf import bitstore_settings
 from .core import Fetch, Sha1Composite, breaker, map_in_order, parse_sha1, sha1_of
+from .core.per_process import ProcessLock
 from .core.scrub import ScrubReport, scrub_folder
+from .core.tiers.filesystem import FileSystemRaw
 from .core.trace import HIT, Attempt
 from .ledger import buffer as ledger
 from .requester import Requester, current_requester
@@ -51,7 +52,7 @@ class _Configuration:
 
     def __init__(self) -> None:
         self._snapshot: Snapshot | None = None
-        self._lock = threading.Lock()
+        self._lock = ProcessLock()
 
     def snapshot(self) -> Snapshot:
         snapshot = self._snapshot
@@ -247,9 +248,9 @@ def cached_file(sha1: str) -> BinaryIO | None:
         return None
     key = parse_sha1(sha1)
     started = time.perf_counter()
-    # The composer gives filesystem tiers no key prefix: the blob is <location>/<sha1>.
+    path = Path(cache.location, FileSystemRaw.key_prefix(cache.location) + key)
     try:
-        file = builtins.open(Path(cache.location, key), "rb")  # noqa: SIM115 - the caller's
+        file = builtins.open(path, "rb")  # noqa: SIM115 - the caller's
         size = os.fstat(file.fileno()).st_size
     except OSError:
         return None

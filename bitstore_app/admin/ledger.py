@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from ..core.outcomes import attempt_outcome
 from ..models import FetchRecord
 
 
@@ -71,7 +72,7 @@ class FetchRecordAdmin(admin.ModelAdmin):
                 (
                     number,
                     attempt.get("tier", "?"),
-                    attempt.get("outcome", "?").replace("_", " "),
+                    _said(attempt),
                     f"{attempt.get('ms', 0):.1f}",
                     attempt.get("detail", ""),
                 )
@@ -90,3 +91,12 @@ class FetchRecordAdmin(admin.ModelAdmin):
         return format_html(
             "<a href='{}?{}'>Every fetch of this SHA1</a>", url, urlencode({"q": record.sha1})
         )
+
+
+def _said(attempt: dict) -> str:
+    """Return what a tier said, for people: "not found", "skipped (circuit open)"."""
+    outcome, reason = attempt_outcome(attempt)
+    if outcome is None:
+        return str(attempt.get("outcome", "?")).replace("_", " ")
+    said = outcome.value.replace("_", " ")
+    return f"{said} ({reason.replace('_', ' ')})" if reason else said

@@ -14,12 +14,12 @@ limit then holds per process only.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
 from ..conf import bitstore_settings
 from ..core import StoreNotAvailable
+from ..core.per_process import ProcessLock
 from ..core.store import Store
 from ..core.wrapper import StoreWrapper, T
 from .redis_scripts import RedisScript
@@ -77,7 +77,7 @@ class LocalBuckets:
     """Token buckets in this process's memory: the same arithmetic as TAKE_TOKEN."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = ProcessLock()
         self._state: dict[str, tuple[float, float]] = {}
 
     def take(self, name: str, rate: float, size: float, max_wait: float) -> float | None:
@@ -93,7 +93,7 @@ class LocalBuckets:
 
 
 _buckets: dict[str | None, RedisBuckets | LocalBuckets] = {}
-_buckets_lock = threading.Lock()
+_buckets_lock = ProcessLock()
 
 
 def buckets() -> RedisBuckets | LocalBuckets:

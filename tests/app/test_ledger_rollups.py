@@ -252,7 +252,7 @@ def test_the_command_refuses_a_window_that_is_not_positive():
 @pytest.mark.django_db(transaction=True)
 def test_records_from_before_the_rollups_still_read_and_are_rebuilt():
     executor = MigrationExecutor(connection)
-    before = [("bitstore_app", "0004_warming")]
+    before = [("bitstore_app", "0005_tier_kind_help")]
     executor.migrate(before)
     old = executor.loader.project_state(before).apps
     tier = old.get_model("bitstore_app", "Tier").objects.create(

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bitstore_app', '0004_warming'),
+        ('bitstore_app', '0005_tier_kind_help'),
     ]
 
     operations = [
