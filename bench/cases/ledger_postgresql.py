@@ -29,7 +29,10 @@ def run(bench) -> CaseResult:
         writes = postgres.run_child(url, "writes", records, rounds)
         folder = bench.folder / "ledger-gets"
         gets = postgres.run_child(url, "gets", folder, blobs, calls, get_rounds)
-    old = case.add("ledger writes, bulk_create (before)", Stats.of(writes["bulk_create"], "rec/s"))
+    old = case.add(
+        "ledger writes, buffered then bulk_create (before)",
+        Stats.of(writes["bulk_create"], "rec/s"),
+    )
     new = case.add(
         "ledger writes, COPY + rollups, background thread", Stats.of(writes["sustained"], "rec/s")
     )
