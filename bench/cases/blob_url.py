@@ -10,7 +10,6 @@ import hashlib
 import http.client
 import json
 import os
-import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,13 +20,12 @@ from ..context import QUICK
 from ..data import MIB, blob, large_chunks, large_sha1
 from ..django_env import make_tiers, setup
 from ..report import CaseResult
-from ..servers import ROOT, free_port, server
+from ..servers import NGINX, ROOT, free_port, nginx_available, server
 from ..timing import Stats
 
 TITLE = "the blob URL under gunicorn vs nginx serving the file (cached blobs)"
 NUMBER = 22
 ACCEL_TARGET = 0.9
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 LOCATION = "/_bitstore_cache/"
 #: (small requests per round, rounds, big blob size, big rounds) for a full and a quick run.
 FULL = (4000, 3, 256 * MIB, 3)
@@ -36,7 +34,7 @@ THREADS = 8
 
 
 def run(bench) -> CaseResult:
-    if not os.path.exists(NGINX):
+    if not nginx_available():
         return CaseResult(NUMBER, TITLE, available=False, notes=["nginx is not installed"])
     requests, rounds, big_size, big_rounds = SMALL if bench.sizes == QUICK else FULL
     case = CaseResult(NUMBER, TITLE.replace("256 MiB", f"{big_size // MIB} MiB"))
