@@ -1,4 +1,4 @@
-"""The fetch ledger's writer: records are buffered in memory and bulk-inserted.
+"""The fetch ledger's buffer: records are kept in memory and written in batches.
 
 A `get` only appends to the buffer; a background thread writes batches by count and by
 time, and the buffer is flushed at process exit: a normal exit, Ctrl-C, and SIGTERM (which
@@ -6,7 +6,8 @@ otherwise ends Python without its exit handlers; servers with handlers of their 
 `buffer.close()` from their hooks: Celery's shutdown signals, gunicorn's `worker_exit`).
 Streams still open at exit are closed first, so that their reads are recorded too. While
 the database is down, records stay in memory (up to `LEDGER_MAX_BUFFER`) and are written
-when it returns.
+when it returns. Each batch goes
+into the ledger and its per-minute rollups in one transaction (ledger_writer.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.db import DatabaseError, connections
 from .conf import bitstore_settings
 from .core import Fetch
 from .core.per_process import PerProcess
+from .ledger_writer import write_batch
 from .requester import Requester
 
 logger = logging.getLogger(__name__)
@@ -109,7 +111,7 @@ class LedgerBuffer:
 
     def flush(self) -> int:
         """Write every buffered record; return how many were written. Safe to call anytime."""
-        from .models import FetchRecord, Tier
+        from .models import FetchRecord
 
         now = self._now
         with now.flush_lock:
@@ -119,13 +121,7 @@ class LedgerBuffer:
             if not batch:
                 return 0
             try:
-                tier_ids = {e["tier_id"] for e in batch if e["tier_id"] is not None}
-                existing = set(Tier.objects.filter(id__in=tier_ids).values_list("id", flat=True))
-                objects = [
-                    FetchRecord(**(e if e["tier_id"] in existing else e | {"tier_id": None}))
-                    for e in batch
-                ]
-                FetchRecord.objects.bulk_create(objects, batch_size=1000)
+                write_batch(batch)
             except DatabaseError as exc:
                 with now.lock:
                     now.records.extendleft(reversed(batch))

@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from .core.outcomes import FETCH_OUTCOMES, Outcome
 from .core.tiers import kind_help, location_help
 from .querysets import ApiTokenQuerySet, FetchRecordQuerySet, TierQuerySet
+from .rollups import COLUMNS as ROLLUP_COLUMNS
 
 #: What each kind takes, as its class says (core/tiers/).
 KIND_HELP = kind_help()
@@ -163,8 +164,18 @@ class FetchRecord(models.Model):
     OUTCOMES = [(outcome.value, outcome.label) for outcome in FETCH_OUTCOMES]
 
     sha1 = models.CharField(max_length=40, verbose_name="SHA1")
+    # No database constraint: checking it row by row costs a third of a ledger write, so the
+    # writer locks the batch's tiers once instead (ledger_writer.py); deleting a tier still
+    # sets its records' tier to NULL (Django does that). The (tier, created_at) index below
+    # serves the lookups a single-column index would.
     tier = models.ForeignKey(
-        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="fetches"
+        Tier,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fetches",
+        db_constraint=False,
+        db_index=False,
     )
     tier_name = models.CharField(max_length=100, blank=True, help_text="The tier that served it.")
     outcome = models.CharField(max_length=10, choices=OUTCOMES)
@@ -197,6 +208,35 @@ class FetchRecord(models.Model):
         if self.user_id is not None:
             return getattr(self, "username", None) or f"user {self.user_id}"
         return f"task {self.task_id}" if self.task_id else "-"
+
+
+class LedgerRollup(models.Model):
+    """One tier's fetches in one minute, summed as the ledger is flushed (see rollups.py).
+
+    The statistics page and cost reports read these rows, never the ledger itself; the tier
+    name "" holds whole fetches. `bitstore_ledger_rollups` rebuilds them from the ledger.
+    """
+
+    minute = models.DateTimeField(help_text="The minute the fetches started in (UTC).")
+    tier_name = models.CharField(
+        max_length=100, blank=True, help_text='The tier asked; "" for whole fetches.'
+    )
+
+    class Meta:
+        verbose_name = "ledger rollup"
+        constraints = [
+            models.UniqueConstraint(fields=["minute", "tier_name"], name="bitstore_rollup_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minute:%Y-%m-%d %H:%M} {self.tier_name or 'all fetches'}"
+
+
+# One counter column per rollup column, named in rollups.py so the writer, the backfill and
+# the readers agree on them.
+for _column in ROLLUP_COLUMNS:
+    LedgerRollup.add_to_class(_column, models.BigIntegerField(default=0))
+del _column
 
 
 class Blob(models.Model):

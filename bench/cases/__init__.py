@@ -2,12 +2,15 @@
 
 from . import (
     big_blob,
+    blob_url,
     blob_url_cache,
     disk_cache,
     django_layer,
     first_tier,
     get_many,
     latency,
+    ledger_postgresql,
+    ledger_statistics,
     third_tier,
     warming,
 )
@@ -22,4 +25,7 @@ CASES = {
     7: latency,
     8: disk_cache,
     9: blob_url_cache,
+    ledger_postgresql.NUMBER: ledger_postgresql,
+    ledger_statistics.NUMBER: ledger_statistics,
+    blob_url.NUMBER: blob_url,
 }
