@@ -1,8 +1,9 @@
-"""The fetch ledger's writer: records are buffered in memory and bulk-inserted.
+"""The fetch ledger's buffer: records are kept in memory and written in batches.
 
 A `get` only appends to the buffer; a background thread writes batches by count and by
 time, and the buffer is flushed at process exit. While the database is down, records stay
-in memory (up to `LEDGER_MAX_BUFFER`) and are written when it returns.
+in memory (up to `LEDGER_MAX_BUFFER`) and are written when it returns. Each batch goes
+into the ledger and its per-minute rollups in one transaction (ledger_writer.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.db import DatabaseError, connections
 
 from .conf import bitstore_settings
 from .core import Fetch
+from .ledger_writer import write_batch
 from .requester import Requester
 
 logger = logging.getLogger(__name__)
@@ -81,7 +83,7 @@ class LedgerBuffer:
 
     def flush(self) -> int:
         """Write every buffered record; return how many were written. Safe to call anytime."""
-        from .models import FetchRecord, Tier
+        from .models import FetchRecord
 
         with self._flush_lock:
             with self._lock:
@@ -90,13 +92,7 @@ class LedgerBuffer:
             if not batch:
                 return 0
             try:
-                tier_ids = {e["tier_id"] for e in batch if e["tier_id"] is not None}
-                existing = set(Tier.objects.filter(id__in=tier_ids).values_list("id", flat=True))
-                objects = [
-                    FetchRecord(**(e if e["tier_id"] in existing else e | {"tier_id": None}))
-                    for e in batch
-                ]
-                FetchRecord.objects.bulk_create(objects, batch_size=1000)
+                write_batch(batch)
             except DatabaseError as exc:
                 self._requeue(batch)
                 connections[FetchRecord.objects.db].close_if_unusable_or_obsolete()

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from .querysets import FetchRecordQuerySet, TierQuerySet
+from .rollups import COLUMNS as ROLLUP_COLUMNS
 
 KIND_HELP = (
     "s3, gs, filesystem, django_storage, http_api, or the dotted path of a custom Store or "
@@ -190,6 +191,35 @@ class FetchRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sha1} {self.outcome} {self.tier_name or '-'}"
+
+
+class LedgerRollup(models.Model):
+    """One tier's fetches in one minute, summed as the ledger is flushed (see rollups.py).
+
+    The statistics page and cost reports read these rows, never the ledger itself; the tier
+    name "" holds whole fetches. `bitstore_ledger_rollups` rebuilds them from the ledger.
+    """
+
+    minute = models.DateTimeField(help_text="The minute the fetches started in (UTC).")
+    tier_name = models.CharField(
+        max_length=100, blank=True, help_text='The tier asked; "" for whole fetches.'
+    )
+
+    class Meta:
+        verbose_name = "ledger rollup"
+        constraints = [
+            models.UniqueConstraint(fields=["minute", "tier_name"], name="bitstore_rollup_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minute:%Y-%m-%d %H:%M} {self.tier_name or 'all fetches'}"
+
+
+# One counter column per rollup column, named in rollups.py so the writer, the backfill and
+# the readers agree on them.
+for _column in ROLLUP_COLUMNS:
+    LedgerRollup.add_to_class(_column, models.BigIntegerField(default=0))
+del _column
 
 
 class Blob(models.Model):

@@ -1,21 +1,20 @@
-"""Per-tier statistics over a time window, computed from the fetch ledger.
+"""Per-tier statistics over a time window, read from the ledger's per-minute rollups.
 
-Each ledger record lists the tiers a fetch tried, with each one's outcome and milliseconds,
-so a tier's misses and errors are only found inside that JSON. Rather than querying JSON
-arrays differently on SQLite and PostgreSQL, the newest records of the window (at most
-`STATS_SAMPLE_SIZE`) are read once and counted in Python; percentiles are interpolated
-like PostgreSQL's `percentile_cont`.
+One grouped SUM over the window's rollup rows (rollups.py) gives every tier's exact counts,
+bytes and latency histogram, whatever the number of fetches: the window is counted in whole
+minutes, from the minute `since` falls in. Percentiles come from the histogram, so they are
+right to within one bucket.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db.models import Sum
 from django.utils import timezone
 
-from ..conf import bitstore_settings
+from .. import rollups
 
 #: The windows an operator can choose, by the name used in `?window=`.
 WINDOWS = {
@@ -26,20 +25,6 @@ WINDOWS = {
 }
 DEFAULT_WINDOW = "24h"
 
-#: Attempt outcomes as counted per tier; "skipped" attempts are not counted at all.
-HIT_OUTCOMES = {"hit"}
-MISS_OUTCOMES = {"not_found"}
-ERROR_OUTCOMES = {"unavailable", "invalid", "error"}
-
-
-def percentile(values: list[float], fraction: float) -> float | None:
-    """Return the `fraction` percentile of sorted `values`, interpolated; None when empty."""
-    if not values:
-        return None
-    position = fraction * (len(values) - 1)
-    low, high = math.floor(position), math.ceil(position)
-    return values[low] + (values[high] - values[low]) * (position - low)
-
 
 @dataclass
 class TierStats:
@@ -48,13 +33,51 @@ class TierStats:
     tier: str
     hits: int = 0
     misses: int = 0
-    errors: int = 0
+    #: Not available (down, refused, timed out) or failed otherwise.
+    unavailable: int = 0
+    #: Returned data that failed its SHA1 check.
+    invalid: int = 0
+    #: Not asked, by reason (circuit_open, negative_cache, rate_limited, budget, index, other).
+    skipped: dict[str, int] = field(default_factory=dict)
     bytes_served: int = 0
-    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    bytes_written: int = 0
+    histogram: rollups.Histogram = field(
+        default_factory=lambda: rollups.Histogram([0] * len(rollups.LATENCY_COLUMNS)),
+        repr=False,
+    )
+
+    @classmethod
+    def of(cls, tier: str, sums: dict[str, int | None]) -> TierStats:
+        """Return the statistics of one tier from its summed rollup columns."""
+        value = {column: sums.get(column) or 0 for column in rollups.COLUMNS}
+        return cls(
+            tier,
+            hits=value["hits"],
+            misses=value["misses"],
+            unavailable=value["errors"],
+            invalid=value["invalid"],
+            skipped={
+                column.removeprefix("skipped_"): value[column]
+                for column in rollups.SKIP_COLUMNS
+                if value[column]
+            },
+            bytes_served=value["bytes_read"],
+            bytes_written=value["bytes_written"],
+            histogram=rollups.Histogram(rollups.latency_counts(value)),
+        )
+
+    @property
+    def errors(self) -> int:
+        """Answers that were no answer: not available, or data that failed its check."""
+        return self.unavailable + self.invalid
 
     @property
     def attempts(self) -> int:
         return self.hits + self.misses + self.errors
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
 
     @property
     def hit_rate(self) -> float | None:
@@ -67,22 +90,11 @@ class TierStats:
 
     @property
     def p50_ms(self) -> float | None:
-        return percentile(sorted(self.latencies_ms), 0.50)
+        return self.histogram.percentile(0.50)
 
     @property
     def p95_ms(self) -> float | None:
-        return percentile(sorted(self.latencies_ms), 0.95)
-
-    def count(self, outcome: str, ms: float) -> None:
-        if outcome in HIT_OUTCOMES:
-            self.hits += 1
-        elif outcome in MISS_OUTCOMES:
-            self.misses += 1
-        elif outcome in ERROR_OUTCOMES:
-            self.errors += 1
-        else:
-            return
-        self.latencies_ms.append(float(ms))
+        return self.histogram.percentile(0.95)
 
 
 @dataclass
@@ -93,14 +105,8 @@ class Report:
     since: datetime
     until: datetime
     fetches: int
-    sampled: int
     tiers: list[TierStats]
     overall: TierStats
-
-    @property
-    def truncated(self) -> bool:
-        """Whether the window holds more fetches than were analysed."""
-        return self.sampled < self.fetches
 
 
 def window_delta(window: str) -> timedelta:
@@ -111,33 +117,24 @@ def window_delta(window: str) -> timedelta:
         raise ValueError(f"unknown window '{window}'; use one of {', '.join(WINDOWS)}") from None
 
 
-def tier_statistics(
-    window: str = DEFAULT_WINDOW, now: datetime | None = None, limit: int | None = None
-) -> Report:
+def tier_statistics(window: str = DEFAULT_WINDOW, now: datetime | None = None) -> Report:
     """Return each tier's hits, misses, errors, latency and bytes over the `window`."""
-    from ..models import FetchRecord, Tier
+    from ..models import LedgerRollup, Tier
 
     until = now or timezone.now()
     since = until - window_delta(window)
-    limit = limit or bitstore_settings.STATS_SAMPLE_SIZE
-    records = FetchRecord.objects.filter(created_at__gte=since, created_at__lte=until)
-    rows = records.order_by("-created_at", "-id").values_list(
-        "outcome", "tier_name", "size", "latency_ms", "attempts"
-    )[:limit]
+    first_minute = since.replace(second=0, microsecond=0)
+    sums = (
+        LedgerRollup.objects.filter(minute__gte=first_minute, minute__lte=until)
+        .values("tier_name")
+        .annotate(**{column: Sum(column) for column in rollups.COLUMNS})
+        .order_by()
+    )
+    by_name = {row["tier_name"]: row for row in sums}
+    overall = TierStats.of("All fetches", by_name.pop(rollups.ALL_FETCHES, {}))
     configured = list(Tier.objects.order_by("position", "id").values_list("name", flat=True))
-    by_tier = {name: TierStats(name) for name in configured}
-    overall = TierStats("All fetches")
-    sampled = 0
-    for outcome, tier_name, size, latency_ms, attempts in rows.iterator(chunk_size=2000):
-        sampled += 1
-        overall.count(outcome, latency_ms)
-        for attempt in attempts or []:
-            name = attempt.get("tier", "?")
-            stats = by_tier.setdefault(name, TierStats(name))
-            stats.count(attempt.get("outcome", ""), attempt.get("ms", 0.0))
-        if outcome == "hit" and tier_name:
-            by_tier.setdefault(tier_name, TierStats(tier_name)).bytes_served += size
-            overall.bytes_served += size
-    fetches = sampled if sampled < limit else records.count()
-    tiers = [stats for name, stats in by_tier.items() if name in configured or stats.attempts]
-    return Report(window, since, until, fetches, sampled, tiers, overall)
+    tiers = [TierStats.of(name, by_name.pop(name, {})) for name in configured]
+    # Tiers since deleted or renamed still show, by the name the ledger kept.
+    former = (TierStats.of(name, row) for name, row in sorted(by_name.items()))
+    tiers += [stats for stats in former if stats.attempts or stats.skipped_total]
+    return Report(window, since, until, overall.attempts, tiers, overall)

@@ -78,22 +78,34 @@ def store_blob(tier, data):
 
 
 def make_record(sha1, outcome, attempts, *, at, size=0, latency_ms=None, tier=None):
-    """Write one hand-made ledger record; attempts are (tier, outcome, ms) triples."""
+    """Write one hand-made ledger record the way the ledger does (with its rollups); attempts
+    are (tier, outcome, ms) triples."""
+    from bitstore_app.ledger_writer import write_batch
     from bitstore_app.models import FetchRecord
 
     served = tier.name if tier is not None else ""
     if outcome == "hit" and tier is None:
         served = next(name for name, said, _ in attempts if said == "hit")
-    return FetchRecord.objects.create(
-        sha1=sha1,
-        outcome=outcome,
-        attempts=[{"tier": name, "outcome": said, "ms": ms} for name, said, ms in attempts],
-        tier=tier,
-        tier_name=served,
-        size=size,
-        latency_ms=sum(ms for _, _, ms in attempts) if latency_ms is None else latency_ms,
-        created_at=at,
+    write_batch(
+        [
+            {
+                "sha1": sha1,
+                "tier_id": tier.id if tier is not None else None,
+                "tier_name": served,
+                "outcome": outcome,
+                "attempts": [{"tier": n, "outcome": said, "ms": ms} for n, said, ms in attempts],
+                "size": size,
+                "latency_ms": sum(ms for _, _, ms in attempts)
+                if latency_ms is None
+                else latency_ms,
+                "cache_written": False,
+                "user_id": None,
+                "task_id": "",
+                "created_at": at,
+            }
+        ]
     )
+    return FetchRecord.objects.latest("id")
 
 
 def form_data(form, **overrides):
