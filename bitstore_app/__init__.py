@@ -1,7 +1,8 @@
 """bitstore: a tiered, content-addressed blob store for Django.
 
-The public API, for views and tasks: `get`, `get_many`, `exists`, `put`, `open`. Importing
-this package touches neither models nor settings; each call loads the service on first use.
+The public API, for views and tasks: `get`, `get_many`, `exists`, `missing`, `put`, `open`.
+Importing this package touches neither models nor settings; each call loads the service on
+first use.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ def exists(sha1: str) -> bool:
     return services.exists(sha1)
 
 
+def missing(hashes: Any, include_paid: bool = False) -> list[str]:
+    """Return the SHA1s of `hashes` that no tier holds; see `services.missing`."""
+    from . import services
+
+    return services.missing(hashes, include_paid=include_paid)
+
+
 def put(sha1: str, data: bytes) -> None:
     """Verify the blob and write it into the cache tier (or the first writable tier)."""
     from . import services
@@ -44,4 +52,4 @@ def open(sha1: str, start: int = 0, end: int | None = None) -> Any:  # noqa: A00
     return services.open_recorded(sha1, start, end)
 
 
-__all__ = ["exists", "get", "get_many", "open", "put"]
+__all__ = ["exists", "get", "get_many", "missing", "open", "put"]
