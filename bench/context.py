@@ -25,6 +25,7 @@ class Sizes:
     django_blobs: int = 200  # case 5
     warm_count: int = 2000  # case 6
     warm_repeats: int = 2
+    missing_count: int = 10_000  # case 19
 
 
 FULL = Sizes()
@@ -38,6 +39,7 @@ QUICK = Sizes(
     django_blobs=10,
     warm_count=20,
     warm_repeats=1,
+    missing_count=200,
 )
 
 

@@ -1,6 +1,6 @@
 """The benchmark's cases, one module each; `CASES` maps a case number to its module."""
 
-from . import big_blob, django_layer, first_tier, get_many, third_tier, warming
+from . import big_blob, django_layer, first_tier, get_many, missing, third_tier, warming
 
 CASES = {
     1: first_tier,
@@ -9,4 +9,5 @@ CASES = {
     4: big_blob,
     5: django_layer,
     6: warming,
+    19: missing,
 }
