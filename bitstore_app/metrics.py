@@ -48,6 +48,11 @@ FETCHES = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+LIMITS_REDIS_ERRORS = Counter(
+    "bitstore_limits_redis_errors",
+    "Calls to a tier let through without their rate limit or budget: the limits' Redis failed.",
+    registry=REGISTRY,
+)
 
 #: Attempt outcomes that mean the tier answered; the rest (but skipped) count as errors.
 _ANSWERED = {trace.HIT: TIER_HITS, trace.NOT_FOUND: TIER_MISSES}

@@ -21,7 +21,7 @@ from django.utils.safestring import mark_safe
 from .. import services
 from ..composer import TierSpec
 from ..models import Tier
-from . import charts, statistics
+from . import budget_left, charts, statistics
 from .forms import TierForm, check_quickly, describe_check
 
 #: Tiers checked at the same time by the "check selected tiers" action.
@@ -43,6 +43,7 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
         "write_back",
         "credentials_reference",
         "circuit",
+        "budget_left",
     ]
     list_display_links = ["name"]
     list_editable = ["enabled", "verify", "write_back"]
@@ -54,6 +55,20 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
         (None, {"fields": ["name", "kind", "location", "role", "enabled"]}),
         ("How it is read", {"fields": ["verify", "write_back"]}),
         ("Connection", {"fields": ["credentials", "options", "connect_timeout", "read_timeout"]}),
+        (
+            "Cost and limits",
+            {
+                "fields": [
+                    "rate_limit",
+                    "price_per_1k_requests",
+                    "price_per_gb_read",
+                    "price_per_gb_written",
+                    "monthly_request_budget",
+                    "monthly_spend_budget",
+                ],
+                "description": budget_left.HOW_COUNTED,
+            },
+        ),
     ]
 
     def get_fieldsets(self, request, obj=None):
@@ -74,6 +89,16 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
     def circuit(self, tier: Tier) -> str:
         """The tier's circuit breaker as this web process knows it: open means skipped."""
         return services.breaker_states().get(tier.name, "not used yet")
+
+    @admin.display(description="left this month")
+    def budget_left(self, tier: Tier) -> str:
+        """What the tier's monthly budgets leave (read once per page from the counters)."""
+        return budget_left.describe(tier, self._usage)
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        self._usage = budget_left.usage_of(changelist.result_list)
+        return changelist
 
     @admin.action(description="Enable selected tiers", permissions=["change"])
     def enable_tiers(self, request, queryset) -> None:

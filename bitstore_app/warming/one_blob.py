@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .. import services
 from ..conf import bitstore_settings
-from ..coordination import leases, rate_limits
+from ..coordination import leases
 from ..core import Sha1Composite, Sha1Store, StoreNotAvailable
 from ..core.store import Store
 
@@ -36,7 +36,7 @@ class NoCacheTier(RuntimeError):
 @dataclass
 class Plan:
     """The tiers as warming uses them, for one configuration snapshot: the sources (without
-    the cache), each verified and rate-limited, and the cache tier, rate-limited."""
+    the cache), each verified, and the cache tier; the composer put each behind its limits."""
 
     snapshot: services.Snapshot
     sources: Sha1Composite
@@ -47,18 +47,15 @@ class Plan:
         composite = snapshot.composite
         if composite.cache is None:
             raise NoCacheTier("cache warming needs an enabled tier with the cache role")
-        rates = {spec.name: spec.rate_limit for spec in snapshot.specs}
         sources = Sha1Composite()
         for store in composite.sources:
             if store is composite.cache:
                 continue
             # Verified here whatever the tier's own setting: invalid data is never cached.
-            limited = rate_limits.limited(store, rates.get(str(store), 0))
-            verified = Sha1Store(limited, prefix="", verify=True)
+            verified = Sha1Store(store, prefix="", verify=True)
             verified.name = str(store)
             sources.append_source(verified)
-        cache = rate_limits.limited(composite.cache, rates.get(str(composite.cache), 0))
-        return cls(snapshot, sources, cache)
+        return cls(snapshot, sources, composite.cache)
 
 
 _plan: Plan | None = None
