@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     # Admin: the longest connect/read timeout, in seconds, of a live tier check, so that a
     # tier that is down answers the "check" action and the "probe now" box quickly.
     "PROBE_TIMEOUT": 2.0,
+    # Admin statistics: spend per requester is counted from at most this many of the newest
+    # fetches of the window (the page says when the window holds more).
+    "SPEND_SAMPLE_SIZE": 100_000,
     # Leases per SHA1 across worker processes (coordination/leases.py): the Redis that holds
     # them (None: the one rate limits use), and the seconds a lease lasts: a dead worker's
     # lease blocks the others that long at most, and a fetch that takes longer may be made

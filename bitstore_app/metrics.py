@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 
+from . import spend_metrics
 from .core import breaker, trace
 from .ledger import buffer as ledger
 
@@ -75,8 +76,9 @@ def observe(fetch: trace.Fetch) -> None:
 
 
 class _ScrapeTimeCollector:
-    """Values read when scraped: the ledger's buffer in this process, and the warm jobs in
-    the database (workers run elsewhere, so their counts live in their job rows)."""
+    """Values read when scraped: the ledger's buffer in this process, the warm jobs in the
+    database (workers run elsewhere, so their counts live in their job rows), and the month's
+    spend, savings and budgets (spend_metrics.py)."""
 
     def collect(self):
         yield GaugeMetricFamily(
@@ -91,6 +93,7 @@ class _ScrapeTimeCollector:
         )
         yield _circuit_metrics()
         yield from _warm_job_metrics()
+        yield from spend_metrics.collect()
 
     def describe(self):
         return []  # collected on scrape only: registering must not touch the database

@@ -18,11 +18,13 @@ from django.urls import path, reverse
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
-from .. import services
+from .. import services, spending
 from ..composer import TierSpec
 from ..models import Tier
 from . import budget_left, charts, statistics
 from .forms import TierForm, check_quickly, describe_check
+from .trend_charts import trend_charts
+from .trends import tier_trends
 
 #: Tiers checked at the same time by the "check selected tiers" action.
 CHECK_WORKERS = 8
@@ -146,13 +148,17 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
         return reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_statistics")
 
     def statistics_view(self, request):
-        """Show each tier's hits, misses, errors, latency and bytes over a chosen window."""
+        """Show each tier's hits, misses, errors, latency, bytes and spend over a chosen
+        window, what the caches saved, who spent it, and the trends."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         window = request.GET.get("window", statistics.DEFAULT_WINDOW)
         if window not in statistics.WINDOWS:
             window = statistics.DEFAULT_WINDOW
         report = statistics.tier_statistics(window)
+        spend = spending.spend_report(report.since, report.until)
+        prices = {tier.tier: tier.prices for tier in spend.tiers}
+        trends = tier_trends(report.since, report.until, prices)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -161,6 +167,8 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
             "windows": [(name, f"?{urlencode({'window': name})}") for name in statistics.WINDOWS],
             "outcome_chart": mark_safe(charts.outcome_chart(report.tiers)),
             "latency_chart": mark_safe(charts.latency_chart(report.tiers)),
+            "spend": spend,
+            "trend_charts": [mark_safe(chart) for chart in trend_charts(trends)],
             "ledger_url": reverse(f"{self.admin_site.name}:bitstore_app_fetchrecord_changelist"),
         }
         return TemplateResponse(request, "admin/bitstore_app/tier/statistics.html", context)
