@@ -39,7 +39,7 @@ def _chart(trends: Trends, key: str, title: str, unit: str) -> str:
     parts.append(_text(0, PLOT_TOP + PLOT_HEIGHT + 40, f"{summary}{unit}: {total or 'no tier'}"))
     rows = (PLOT_TOP + PLOT_HEIGHT + 50 - 44) / 34  # charts._svg sizes by rows of 34 px
     svg = _svg(heading, rows, parts)
-    return svg.replace('class="bitstore-chart"', 'class="bitstore-chart bitstore-trend"', 1)
+    return svg.replace('class="bitstore-chart"', 'class="bitstore-trend"', 1)
 
 
 def _sum(key: str, values: list[float | None]) -> float:

@@ -81,7 +81,7 @@ def test_the_statistics_page_shows_spend_savings_requesters_and_trends(priced, a
         assert text in page, text
     assert f"{1 + n:.4f}" in page  # paid's spend
     assert "issue 14" in page  # cache sizes and evictions: said to be not built
-    assert page.count('class="bitstore-chart bitstore-trend"') == len(trends.SERIES)
+    assert page.count('class="bitstore-trend"') == len(trends.SERIES)
 
 
 def test_trend_charts_are_wellformed_svg_with_a_line_per_tier(priced):
