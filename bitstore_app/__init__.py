@@ -1,13 +1,16 @@
 """bitstore: a tiered, content-addressed blob store for Django.
 
-The public API, for views and tasks: `get`, `get_many`, `exists`, `missing`, `put`, `open`.
-Importing this package touches neither models nor settings; each call loads the service on
-first use.
+The public API, for views and tasks: `get`, `get_many`, `exists`, `missing`, `put`, `open`,
+and the errors they raise (all `BitstoreError`s). Importing this package touches neither
+models nor settings; each call loads the service on first use.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .core import exceptions as _errors
+from .core.exceptions import *  # noqa: F403 - the errors, as named in core/exceptions.py
 
 
 def get(sha1: str) -> bytes:
@@ -52,4 +55,4 @@ def open(sha1: str, start: int = 0, end: int | None = None) -> Any:  # noqa: A00
     return services.open_recorded(sha1, start, end)
 
 
-__all__ = ["exists", "get", "get_many", "missing", "open", "put"]
+__all__ = [*_errors.__all__, "exists", "get", "get_many", "missing", "open", "put"]

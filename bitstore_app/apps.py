@@ -10,3 +10,8 @@ class BitstoreConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, signals  # noqa: F401 - connects receivers, registers checks
+        from .composer import build_errors
+        from .models import Tier
+
+        # A tier is validated by building it, which models do not do themselves.
+        Tier.build_errors = staticmethod(build_errors)

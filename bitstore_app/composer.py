@@ -12,22 +12,12 @@ from .coordination import budgets, rate_limits
 from .coordination.budgets import Budget
 from .core import Sha1Cache, Sha1Composite, Sha1Store, Store
 from .core.breaker import shared_breaker
+from .core.exceptions import TierConfigError
 from .core.guard import GuardedStore
 from .core.sha1 import Sha1FormatMixin
 from .core.tiers import KINDS, tier_class
 from .costs import Prices
-from .credentials import ANONYMOUS, CredentialsError, resolve
-
-#: Kinds whose classes take the tier's timeouts and retries as keyword options.
-TIMEOUT_KINDS = {"s3", "gs", "http_api"}
-
-
-class TierConfigError(ValueError):
-    """A tier definition that cannot be built; `field` names the part that is wrong."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+from .credentials import CredentialsError, resolve
 
 
 @dataclass(frozen=True)
@@ -85,9 +75,20 @@ def build_tier(spec: TierSpec, guarded: bool = True) -> Store:
 def validate(spec: TierSpec) -> None:
     """Raise `TierConfigError`, naming the field at fault, unless the tier can be built.
 
-    Nothing is connected to and nothing is kept: `Tier.clean()` and the checks call this.
+    Nothing is connected to and nothing is kept: `Tier.clean()` (through `build_errors`) and
+    the checks call this.
     """
     _store(spec)
+
+
+def build_errors(tier: Any) -> dict[str, str]:
+    """Return {field: message} for what stops a `Tier` row from being built ({} if nothing):
+    `Tier.clean()` calls this, so the error goes on the field at fault."""
+    try:
+        validate(TierSpec.of(tier))
+    except TierConfigError as exc:
+        return {exc.field or "__all__": str(exc)}
+    return {}
 
 
 def _store(spec: TierSpec) -> Store:
@@ -112,11 +113,11 @@ def _construct(spec: TierSpec, cls: type) -> Store:
         kind = _json_type(spec.options)
         raise TierConfigError(f"options must be a JSON object such as {{}}, not {kind}", "options")
     kwargs = dict(spec.options)
-    if spec.kind in TIMEOUT_KINDS:
+    if cls.TIER_TIMEOUTS:
         kwargs.setdefault("connect_timeout", spec.connect_timeout)
         kwargs.setdefault("read_timeout", spec.read_timeout)
         kwargs.setdefault("retries", spec.retries)
-    args = _positional(spec, kwargs)
+    args = _positional(spec, cls, kwargs)
     _check_options(cls, kwargs)
     try:
         return cls(*args, **kwargs)
@@ -124,72 +125,17 @@ def _construct(spec: TierSpec, cls: type) -> Store:
         raise TierConfigError(f"{cls.__name__} rejects these options: {exc}", "options") from None
 
 
-def _positional(spec: TierSpec, kwargs: dict) -> list:
-    """Return the constructor's positional arguments: location and credentials by kind."""
+def _positional(spec: TierSpec, cls: type, kwargs: dict) -> list:
+    """Return the constructor's positional arguments, as the kind's class says, and add its
+    default options to `kwargs`."""
     try:
         credentials = resolve(spec.credentials)
     except CredentialsError as exc:
         raise TierConfigError(str(exc), "credentials") from None
-    if spec.kind == "s3":
-        _require_prefix(spec, "s3://")
-        return [credentials]
-    if spec.kind == "gs":
-        _require_prefix(spec, "gs://")
-        return [_google_credentials(credentials)]
-    if spec.kind == "filesystem":
-        if not spec.location.startswith("/"):
-            raise TierConfigError("the location must be an absolute folder path", "location")
-        # A cache makes its folder on first write; a source whose folder is missing is
-        # misconfigured (a typo, an unmounted disk) and says so instead of looking empty.
-        kwargs.setdefault("create", spec.role == "cache")
-        return [spec.location]
-    if spec.kind == "django_storage":
-        _require_storage_alias(spec.location)
-        return [spec.location]
-    if spec.kind == "http_api":
-        if not spec.location.startswith(("http://", "https://")):
-            raise TierConfigError(
-                "the location must be a base URL such as https://api.example.org/blobs",
-                "location",
-            )
-        if isinstance(credentials, dict):
-            kwargs.setdefault("headers", credentials.get("headers", {}))
-        return [spec.location]
-    if credentials is not None:
-        kwargs.setdefault("credentials", credentials)
-    return []
-
-
-def _require_prefix(spec: TierSpec, scheme: str) -> None:
-    location = spec.location
-    parts = location.split("/", 3)
-    if not location.startswith(scheme) or len(parts) < 4 or len(parts[2]) < 3:
-        raise TierConfigError(f"the location must look like {scheme}bucket/prefix/", "location")
-
-
-def _require_storage_alias(alias: str) -> None:
-    from django.conf import settings
-
-    if alias not in settings.STORAGES:
-        known = ", ".join(sorted(settings.STORAGES))
-        raise TierConfigError(
-            f"the location must be a storage alias from STORAGES ({known}), not '{alias}'",
-            "location",
-        )
-
-
-def _google_credentials(credentials: Any) -> Any:
-    if credentials in (None, ANONYMOUS) or not isinstance(credentials, dict):
-        return credentials
-    from google.oauth2 import service_account
-
-    try:
-        if "service_account_file" in credentials:
-            path = credentials["service_account_file"]
-            return service_account.Credentials.from_service_account_file(path)
-        return service_account.Credentials.from_service_account_info(credentials)
-    except (ValueError, OSError) as exc:
-        raise TierConfigError(f"the GCS credentials are not usable: {exc}", "credentials") from None
+    args, defaults = cls.tier_arguments(spec.location, spec.role, credentials)
+    for name, value in defaults.items():
+        kwargs.setdefault(name, value)
+    return args
 
 
 def _check_options(cls: type, kwargs: dict) -> None:
@@ -276,7 +222,7 @@ def _wrap(spec: TierSpec, cls: type, store: Store) -> Store:
         if spec.verify and hasattr(store, "verify"):
             store.verify = True
         return store
-    prefix = "" if spec.kind in ("filesystem", "django_storage") else spec.location
+    prefix = cls.key_prefix(spec.location)
     wrapper = Sha1Cache if spec.role == "cache" else Sha1Store
     return wrapper(store, prefix, verify=spec.verify)
 
@@ -302,4 +248,12 @@ def build_composite(specs: list[TierSpec], on_error=None) -> Sha1Composite:
     return composite
 
 
-__all__ = ["KINDS", "TierConfigError", "TierSpec", "build_composite", "build_tier", "validate"]
+__all__ = [
+    "KINDS",
+    "TierConfigError",
+    "TierSpec",
+    "build_composite",
+    "build_errors",
+    "build_tier",
+    "validate",
+]

@@ -7,12 +7,9 @@ import os
 from typing import Any
 
 from .conf import bitstore_settings
+from .core.exceptions import CredentialsError
 
 ANONYMOUS = "anonymous"
-
-
-class CredentialsError(ValueError):
-    """A credentials reference that does not resolve."""
 
 
 def resolve(reference: str) -> Any:

@@ -13,18 +13,18 @@ since the tiers were last saved.
 from __future__ import annotations
 
 import logging
-import threading
 
 from django.db import DatabaseError
 from django.db.models import Max
 
 from .conf import bitstore_settings
 from .core import LocationIndex, Sha1Composite
+from .core.per_process import ProcessLock
 
 logger = logging.getLogger(__name__)
 
 _state = {"preloaded": False}
-_lock = threading.Lock()
+_lock = ProcessLock()
 
 
 def speed_up(composite: Sha1Composite) -> None:

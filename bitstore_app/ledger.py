@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -20,27 +19,44 @@ from django.db import DatabaseError, connections
 
 from .conf import bitstore_settings
 from .core import Fetch
+from .core.per_process import PerProcess
 from .ledger_writer import write_batch
 from .requester import Requester
 
 logger = logging.getLogger(__name__)
 
 
+class _Pending:
+    """One process's buffered records and its writer thread."""
+
+    def __init__(self) -> None:
+        self.records: deque[dict] = deque()
+        self.lock = threading.Lock()
+        self.flush_lock = threading.Lock()
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.dropped = 0
+
+
 class LedgerBuffer:
     """Fetch records waiting to be written, and the thread that writes them."""
 
     def __init__(self) -> None:
-        self._records: deque[dict] = deque()
-        self._lock = threading.Lock()
-        self._flush_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
-        self.dropped = 0
+        # A forked child starts empty: the parent writes what it had buffered.
+        self._state: PerProcess[_Pending] = PerProcess()
+
+    @property
+    def _now(self) -> _Pending:
+        return self._state.get(_Pending)
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped because the buffer was full."""
+        return self._now.dropped
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._now.records)
 
     def record(self, fetch: Fetch, tier_ids: dict[str, int], requester: Requester) -> None:
         """Queue one record of `fetch`; never touches the database."""
@@ -50,9 +66,10 @@ class LedgerBuffer:
             "sha1": fetch.uri,
             "tier_id": tier_ids.get(fetch.served_by),
             "tier_name": fetch.served_by or "",
-            "outcome": fetch.outcome,
+            "outcome": str(fetch.outcome),
             "attempts": [
-                {"tier": a.tier, "outcome": a.outcome, "ms": round(a.seconds * 1000, 3)}
+                {"tier": a.tier, "outcome": str(a.outcome), "ms": round(a.seconds * 1000, 3)}
+                | ({"reason": str(a.reason)} if a.reason else {})
                 | ({"detail": a.detail[:500]} if a.detail else {})
                 for a in fetch.attempts
             ],
@@ -66,48 +83,47 @@ class LedgerBuffer:
         self._append(entry)
 
     def _append(self, entry: dict) -> None:
-        self._check_fork()
-        with self._lock:
-            self._records.append(entry)
-            overflow = len(self._records) - bitstore_settings.LEDGER_MAX_BUFFER
+        now = self._now
+        with now.lock:
+            now.records.append(entry)
+            overflow = len(now.records) - bitstore_settings.LEDGER_MAX_BUFFER
             for _ in range(max(overflow, 0)):
-                self._records.popleft()
-                self.dropped += 1
-        if len(self._records) >= bitstore_settings.LEDGER_FLUSH_COUNT:
+                now.records.popleft()
+                now.dropped += 1
+        if len(now.records) >= bitstore_settings.LEDGER_FLUSH_COUNT:
             if bitstore_settings.LEDGER_BACKGROUND_FLUSH:
-                self._wake.set()
+                now.wake.set()
             else:
                 self.flush()
         if bitstore_settings.LEDGER_BACKGROUND_FLUSH:
-            self._ensure_thread()
+            self._ensure_thread(now)
 
     def flush(self) -> int:
         """Write every buffered record; return how many were written. Safe to call anytime."""
         from .models import FetchRecord
 
-        with self._flush_lock:
-            with self._lock:
-                batch = list(self._records)
-                self._records.clear()
+        now = self._now
+        with now.flush_lock:
+            with now.lock:
+                batch = list(now.records)
+                now.records.clear()
             if not batch:
                 return 0
             try:
                 write_batch(batch)
             except DatabaseError as exc:
-                self._requeue(batch)
+                with now.lock:
+                    now.records.extendleft(reversed(batch))
                 connections[FetchRecord.objects.db].close_if_unusable_or_obsolete()
                 logger.warning("ledger: %d records kept in memory: %s", len(batch), exc)
                 return 0
             return len(batch)
 
-    def _requeue(self, batch: list[dict]) -> None:
-        with self._lock:
-            self._records.extendleft(reversed(batch))
-
     def clear(self) -> None:
         """Forget every buffered record (tests)."""
-        with self._lock:
-            self._records.clear()
+        now = self._now
+        with now.lock:
+            now.records.clear()
 
     def close(self) -> None:
         """Stop the background thread and write what is left: the clean-shutdown path."""
@@ -116,35 +132,31 @@ class LedgerBuffer:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the background thread, if one runs, and wait for it."""
-        thread = self._thread
+        now = self._now
+        thread = now.thread
         if thread is None:
             return
-        self._stopping.set()
-        self._wake.set()
+        now.stopping.set()
+        now.wake.set()
         thread.join(timeout)
-        self._stopping.clear()
+        now.stopping.clear()
 
-    def _check_fork(self) -> None:
-        if self._pid != os.getpid():
-            # A forked child starts empty: the parent writes what it had buffered.
-            self.__init__()
-
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            with self._lock:
-                if self._thread is None or not self._thread.is_alive():
-                    self._thread = threading.Thread(
-                        target=self._run, name="bitstore-ledger", daemon=True
+    def _ensure_thread(self, now: _Pending) -> None:
+        if now.thread is None or not now.thread.is_alive():
+            with now.lock:
+                if now.thread is None or not now.thread.is_alive():
+                    now.thread = threading.Thread(
+                        target=self._run, args=(now,), name="bitstore-ledger", daemon=True
                     )
-                    self._thread.start()
+                    now.thread.start()
 
-    def _run(self) -> None:
+    def _run(self, now: _Pending) -> None:
         # The thread ends when asked to, or when background flushing is turned off (a later
         # record starts a new one if it is turned on again).
-        while not self._stopping.is_set():
-            self._wake.wait(bitstore_settings.LEDGER_FLUSH_INTERVAL)
-            self._wake.clear()
-            if self._stopping.is_set() or not bitstore_settings.LEDGER_BACKGROUND_FLUSH:
+        while not now.stopping.is_set():
+            now.wake.wait(bitstore_settings.LEDGER_FLUSH_INTERVAL)
+            now.wake.clear()
+            if now.stopping.is_set() or not bitstore_settings.LEDGER_BACKGROUND_FLUSH:
                 break
             try:
                 self.flush()

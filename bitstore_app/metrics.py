@@ -16,6 +16,7 @@ from prometheus_client.exposition import choose_encoder
 
 from . import spend_metrics
 from .core import breaker, trace
+from .core.outcomes import Outcome
 from .ledger import buffer as ledger
 
 logger = logging.getLogger(__name__)
@@ -55,15 +56,24 @@ LIMITS_REDIS_ERRORS = Counter(
     registry=REGISTRY,
 )
 
+TIER_SKIPS = Counter(
+    "bitstore_tier_skips",
+    "Fetches that did not ask a tier, by reason: circuit_open, negative_cache, rate_limited, "
+    "budget or index.",
+    ["tier", "reason"],
+    registry=REGISTRY,
+)
+
 #: Attempt outcomes that mean the tier answered; the rest (but skipped) count as errors.
-_ANSWERED = {trace.HIT: TIER_HITS, trace.NOT_FOUND: TIER_MISSES}
+_ANSWERED = {Outcome.HIT: TIER_HITS, Outcome.NOT_FOUND: TIER_MISSES}
 
 
 def observe(fetch: trace.Fetch) -> None:
     """Count one finished fetch: each tier it asked, and the bytes its serving tier gave."""
     for attempt in fetch.attempts:
-        if attempt.outcome == trace.SKIPPED:
-            continue  # the tier was not asked (its circuit breaker was open)
+        if attempt.outcome == Outcome.SKIPPED:
+            TIER_SKIPS.labels(attempt.tier, attempt.reason or "").inc()
+            continue  # not asked: no latency, no answer
         TIER_LATENCY.labels(attempt.tier).observe(attempt.seconds)
         counter = _ANSWERED.get(attempt.outcome)
         if counter is not None:

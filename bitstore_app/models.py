@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ClassVar
+
 from django.conf import settings
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from .core.outcomes import FETCH_OUTCOMES, Outcome
+from .core.tiers import kind_help, location_help
 from .querysets import FetchRecordQuerySet, TierQuerySet
 from .rollups import COLUMNS as ROLLUP_COLUMNS
 
-KIND_HELP = (
-    "s3, gs, filesystem, django_storage, http_api, or the dotted path of a custom Store or "
-    "Sha1APISource class."
-)
-LOCATION_HELP = (
-    "s3://bucket/prefix/ for s3, gs://bucket/prefix/ for gs, an absolute folder for "
-    "filesystem, a STORAGES alias for django_storage, a base URL for http_api."
-)
+#: What each kind takes, as its class says (core/tiers/).
+KIND_HELP = kind_help()
+LOCATION_HELP = location_help()
 CREDENTIALS_HELP = (
     "Empty for the default chain, 'anonymous', the name of an entry in "
     "BITSTORE['CREDENTIALS'], or env:VARIABLE (JSON). Never a secret itself."
@@ -145,16 +145,13 @@ class Tier(models.Model):
             raise ValidationError("The cool-down and the negative cache TTL cannot be negative.")
         if not isinstance(self.options, dict):
             raise ValidationError({"options": "Options must be a JSON object, such as {}."})
-        self._validate_by_building()
+        errors = type(self).build_errors(self)
+        if errors:
+            raise ValidationError(errors)
 
-    def _validate_by_building(self) -> None:
-        """Refuse what the tier's class would: the error goes on the field at fault."""
-        from .composer import TierConfigError, TierSpec, validate
-
-        try:
-            validate(TierSpec.of(self))
-        except TierConfigError as exc:
-            raise ValidationError({exc.field or NON_FIELD_ERRORS: str(exc)}) from None
+    #: Return {field: message} for what would stop this tier from being built. Models build
+    #: no tiers: the app's `ready()` sets this to the composer's `build_errors`.
+    build_errors: ClassVar[Callable[[Tier], dict[str, str]]] = staticmethod(lambda tier: {})
 
     def save(self, *args, **kwargs) -> None:
         # The database constraint is the guarantee; this says which tier is in the way.
@@ -193,11 +190,11 @@ class ConfigVersion(models.Model):
 class FetchRecord(models.Model):
     """One fetch of one blob: who asked, which tiers were tried, and what each said."""
 
-    HIT = "hit"
-    NOT_FOUND = "not_found"
-    ERROR = "error"
-    INVALID = "invalid"
-    OUTCOMES = [(HIT, "Hit"), (NOT_FOUND, "Not found"), (ERROR, "Error"), (INVALID, "Invalid data")]
+    HIT = Outcome.HIT.value
+    NOT_FOUND = Outcome.NOT_FOUND.value
+    ERROR = Outcome.ERROR.value
+    INVALID = Outcome.INVALID.value
+    OUTCOMES = [(outcome.value, outcome.label) for outcome in FETCH_OUTCOMES]
 
     sha1 = models.CharField(max_length=40, verbose_name="SHA1")
     tier = models.ForeignKey(

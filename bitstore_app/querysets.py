@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.db import models
+
+from .core.outcomes import Outcome
 
 
 class TierQuerySet(models.QuerySet):
@@ -13,29 +16,27 @@ class TierQuerySet(models.QuerySet):
 
     def update(self, **kwargs):
         rows = super().update(**kwargs)
-        _bump()
+        self._bump()
         return rows
 
     def bulk_update(self, objs, fields, batch_size=None):
         rows = super().bulk_update(objs, fields, batch_size=batch_size)
-        _bump()
+        self._bump()
         return rows
 
     def bulk_create(self, objs, *args, **kwargs):
         created = super().bulk_create(objs, *args, **kwargs)
-        _bump()
+        self._bump()
         return created
 
     def delete(self):
         result = super().delete()
-        _bump()
+        self._bump()
         return result
 
-
-def _bump() -> None:
-    from .models import ConfigVersion
-
-    ConfigVersion.bump()
+    def _bump(self) -> None:
+        # Looked up in the app registry: models.py imports this module, not the other way.
+        apps.get_model(self.model._meta.app_label, "ConfigVersion").bump()
 
 
 class FetchRecordQuerySet(models.QuerySet):
@@ -46,7 +47,7 @@ class FetchRecordQuerySet(models.QuerySet):
 
     def last_served(self, sha1: str):
         """Return the latest hit for `sha1`, or None."""
-        return self.for_sha1(sha1).filter(outcome="hit").first()
+        return self.for_sha1(sha1).filter(outcome=Outcome.HIT).first()
 
     def since(self, moment) -> FetchRecordQuerySet:
         return self.filter(created_at__gte=moment)

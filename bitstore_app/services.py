@@ -8,7 +8,6 @@ version moves, which is checked at most every `CONFIG_CHECK_INTERVAL` seconds.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from .core import (
     sha1_of,
 )
 from .core.missing import find_missing
+from .core.per_process import ProcessLock
 from .ledger import buffer as ledger
 from .requester import Requester, current_requester
 
@@ -55,7 +55,7 @@ class _Configuration:
 
     def __init__(self) -> None:
         self._snapshot: Snapshot | None = None
-        self._lock = threading.Lock()
+        self._lock = ProcessLock()
 
     def snapshot(self) -> Snapshot:
         snapshot = self._snapshot

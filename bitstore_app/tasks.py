@@ -12,17 +12,12 @@ from __future__ import annotations
 
 from celery import shared_task
 from celery.signals import worker_process_shutdown, worker_shutdown
-from django.db import DatabaseError
 
 from . import warming
-from .conf import bitstore_settings
-from .core import StoreNotAvailable
 from .ledger import buffer as ledger
-from .requester import requested_by
+from .warming.chunk_task import CHUNK_RETRY_ERRORS, warm_chunk
 
-#: Errors of the chunk rather than of one blob (the database is down, say): the whole chunk
-#: is tried again later.
-CHUNK_RETRY_ERRORS = (DatabaseError, StoreNotAvailable)
+__all__ = ["CHUNK_RETRY_ERRORS", "flush_ledger", "warm_cache", "warm_chunk"]
 
 
 #: Task names are fixed rather than derived from the module path, so that messages queued by
@@ -36,33 +31,6 @@ def warm_cache(self, hashes: list[str], chunk_size: int | None = None, user_id=N
         hashes, chunk_size, created_by=user_id, task_id=self.request.id or ""
     )
     return {"job_id": job.pk, "total": job.total, "chunks": job.chunks}
-
-
-# max_retries=None: warming bounds the retries itself (its last attempt counts what still
-# fails as failed), and CHUNK_RETRY_ERRORS pass their own bound.
-@shared_task(
-    name="bitstore_app.tasks.warm_chunk",
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=None,
-)
-def warm_chunk(self, job_id: int, index: int, hashes: list[str]) -> None:
-    """Warm one chunk of a job; try its transient failures again later."""
-    attempt = self.request.retries
-    with requested_by(task_id=self.request.id or ""):
-        try:
-            retry = warming.warm_chunk(job_id, index, hashes, attempt)
-        except CHUNK_RETRY_ERRORS as exc:
-            raise self.retry(
-                exc=exc,
-                countdown=warming.retry_delay(attempt),
-                max_retries=bitstore_settings.WARM_MAX_RETRIES,
-            ) from exc
-        finally:
-            ledger.flush()
-    if retry:
-        raise self.retry(args=(job_id, index, retry), countdown=warming.retry_delay(attempt))
 
 
 @worker_process_shutdown.connect(dispatch_uid="bitstore_ledger_flush_process")

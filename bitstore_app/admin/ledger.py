@@ -7,7 +7,9 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from ..core.outcomes import Outcome, attempt_outcome
 from ..models import FetchRecord
+from . import skip_reasons
 
 
 @admin.register(FetchRecord)
@@ -71,9 +73,9 @@ class FetchRecordAdmin(admin.ModelAdmin):
                 (
                     number,
                     attempt.get("tier", "?"),
-                    attempt.get("outcome", "?").replace("_", " "),
+                    _said(attempt),
                     f"{attempt.get('ms', 0):.1f}",
-                    attempt.get("detail", ""),
+                    _detail(attempt),
                 )
                 for number, attempt in enumerate(record.attempts, start=1)
             ),
@@ -90,3 +92,21 @@ class FetchRecordAdmin(admin.ModelAdmin):
         return format_html(
             "<a href='{}?{}'>Every fetch of this SHA1</a>", url, urlencode({"q": record.sha1})
         )
+
+
+def _said(attempt: dict) -> str:
+    """Return what a tier said, for people: "not found", "skipped (circuit open)"."""
+    outcome, reason = attempt_outcome(attempt)
+    if outcome is None:
+        return str(attempt.get("outcome", "?")).replace("_", " ")
+    said = outcome.value.replace("_", " ")
+    return f"{said} ({reason.replace('_', ' ')})" if reason else said
+
+
+def _detail(attempt: dict) -> str:
+    """Return the attempt's detail; for a tier that was not asked, first why, in words."""
+    outcome, reason = attempt_outcome(attempt)
+    detail = attempt.get("detail", "")
+    if outcome != Outcome.SKIPPED:
+        return detail
+    return f"{skip_reasons.explain(reason)} {detail}".strip()

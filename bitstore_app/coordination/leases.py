@@ -21,13 +21,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..conf import bitstore_settings
+from ..core.per_process import ProcessLock
 from .redis_scripts import RedisScript
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class LocalLeases:
     """Leases in this process's memory, with the same expiry rule."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = ProcessLock()
         self._held: dict[str, tuple[str, float]] = {}
 
     def try_acquire(self, sha1: str, owner: str, ttl: float) -> bool:
@@ -78,7 +78,7 @@ class LocalLeases:
 
 
 _stores: dict[str | None, RedisLeases | LocalLeases] = {}
-_stores_lock = threading.Lock()
+_stores_lock = ProcessLock()
 
 
 def redis_url() -> str | None:

@@ -15,12 +15,12 @@ limit then holds per process only. When Redis fails, calls go through (limits_do
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
 from ..conf import bitstore_settings
 from ..core import StoreNotAvailable
+from ..core.per_process import ProcessLock
 from ..core.store import Store
 from ..core.wrapper import StoreWrapper, T
 from . import limits_down
@@ -80,7 +80,7 @@ class LocalBuckets:
     shared = False
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = ProcessLock()
         self._state: dict[str, tuple[float, float]] = {}
 
     def take(self, name: str, rate: float, size: float, max_wait: float) -> float | None:
@@ -96,7 +96,7 @@ class LocalBuckets:
 
 
 _buckets: dict[str | None, RedisBuckets | LocalBuckets] = {}
-_buckets_lock = threading.Lock()
+_buckets_lock = ProcessLock()
 
 
 def buckets() -> RedisBuckets | LocalBuckets:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
+
+from ..core.per_process import PerProcess
 
 
 class RedisScript:
@@ -14,22 +15,20 @@ class RedisScript:
         self.url = url
         self.source = source
         self.timeout = timeout
-        self._client: Any = None
-        self._script: Any = None
-        self._pid: int | None = None
+        self._connection: PerProcess[tuple[Any, Any]] = PerProcess()
+
+    def _connect(self) -> tuple[Any, Any]:
+        import redis
+
+        client = redis.Redis.from_url(
+            self.url, socket_connect_timeout=self.timeout, socket_timeout=self.timeout
+        )
+        return client, client.register_script(self.source)
 
     def client(self) -> Any:
         """Return this process's Redis client."""
-        if self._pid != os.getpid():
-            import redis
-
-            self._client = redis.Redis.from_url(
-                self.url, socket_connect_timeout=self.timeout, socket_timeout=self.timeout
-            )
-            self._script = self._client.register_script(self.source)
-            self._pid = os.getpid()
-        return self._client
+        return self._connection.get(self._connect)[0]
 
     def __call__(self, keys: list[str], args: list[Any]) -> Any:
-        self.client()
-        return self._script(keys=keys, args=args)
+        script = self._connection.get(self._connect)[1]
+        return script(keys=keys, args=args)

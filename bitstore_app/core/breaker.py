@@ -11,7 +11,6 @@ is rebuilt when the configuration changes, and the breaker's state carries over.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import weakref
@@ -19,6 +18,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from .exceptions import NotFoundInStore, StoreNotAvailable
+from .outcomes import SkipReason
+from .per_process import PerProcess, ProcessLock
 
 __all__ = [
     "CLOSED",
@@ -40,13 +41,23 @@ HALF_OPEN = "half-open"
 STATES = (CLOSED, OPEN, HALF_OPEN)
 
 _registry: weakref.WeakValueDictionary[str, CircuitBreaker] = weakref.WeakValueDictionary()
-_registry_lock = threading.Lock()
-#: Breakers, whose locks are re-created in a forked child (the lock may have been held).
-_lock_holders: weakref.WeakSet = weakref.WeakSet()
+_registry_lock = ProcessLock()
 
 
 class CircuitOpen(StoreNotAvailable):
     """The tier failed too often lately and is skipped until its cool-down ends."""
+
+    skip_reason = SkipReason.CIRCUIT_OPEN
+
+
+class _Counts:
+    """A breaker's state in this process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.failures = 0
+        self.opened_at: float | None = None
+        self.trial_running = False
 
 
 class CircuitBreaker:
@@ -57,36 +68,39 @@ class CircuitBreaker:
     def __init__(self, threshold: int = 5, cooldown: float = 30.0, name: str = "") -> None:
         self.name = name
         self.configure(threshold, cooldown)
-        self._reset_state()
-        _lock_holders.add(self)
+        # A forked child starts with a closed circuit (and a free lock): its own calls decide.
+        self._state = PerProcess()
 
     def configure(self, threshold: int, cooldown: float) -> None:
         self.threshold = int(threshold)
         self.cooldown = float(cooldown)
 
-    def _reset_state(self) -> None:
-        self._lock = threading.Lock()
-        self.failures = 0
-        self._opened_at: float | None = None
-        self._trial_running = False
+    @property
+    def _now(self) -> _Counts:
+        return self._state.get(_Counts)
+
+    @property
+    def failures(self) -> int:
+        """Consecutive failures counted so far."""
+        return self._now.failures
 
     def close(self) -> None:
         """Forget the failures: the next call goes through."""
-        with self._lock:
-            self.failures, self._opened_at, self._trial_running = 0, None, False
+        self._state.clear()
 
     @property
     def state(self) -> str:
         """closed, open, or half-open (the cool-down is over, or a trial call is running)."""
-        with self._lock:
-            if self._opened_at is None:
+        now = self._now
+        with now.lock:
+            if now.opened_at is None:
                 return CLOSED
-            if self._trial_running or self._cooldown_left() <= 0:
+            if now.trial_running or self._cooldown_left(now) <= 0:
                 return HALF_OPEN
             return OPEN
 
-    def _cooldown_left(self) -> float:
-        return self._opened_at + self.cooldown - time.monotonic()
+    def _cooldown_left(self, now: _Counts) -> float:
+        return now.opened_at + self.cooldown - time.monotonic()
 
     def call(self, work: Callable[[], T], store: object) -> T:
         """Run `work()` unless the circuit is open (then raise `CircuitOpen` at once)."""
@@ -108,36 +122,38 @@ class CircuitBreaker:
 
     def _admit(self, store: object) -> bool:
         """Return whether this call is the trial call; raise `CircuitOpen` to refuse it."""
-        with self._lock:
-            if self._opened_at is None:
+        now = self._now
+        with now.lock:
+            if now.opened_at is None:
                 return False
-            left = self._cooldown_left()
-            if left <= 0 and not self._trial_running:
-                self._trial_running = True
+            left = self._cooldown_left(now)
+            if left <= 0 and not now.trial_running:
+                now.trial_running = True
                 return True
-            if self._trial_running:
+            if now.trial_running:
                 reason = "circuit open: a trial request is running"
             else:
-                reason = f"circuit open after {self.failures} failures, next try in {left:.1f} s"
+                reason = f"circuit open after {now.failures} failures, next try in {left:.1f} s"
         raise CircuitOpen(store, reason)
 
     def _answered(self, trial: bool, ok: bool | None) -> None:
         """Record an outcome: ok, failed, or None for an error that says nothing of the tier."""
-        with self._lock:
+        now = self._now
+        with now.lock:
             if trial:
-                self._trial_running = False
+                now.trial_running = False
                 if ok:
-                    self.failures, self._opened_at = 0, None
+                    now.failures, now.opened_at = 0, None
                 elif ok is False:
-                    self._opened_at = time.monotonic()
-            elif self._opened_at is not None:
+                    now.opened_at = time.monotonic()
+            elif now.opened_at is not None:
                 return  # a call admitted before the circuit opened: the trial decides
             elif ok:
-                self.failures = 0
+                now.failures = 0
             elif ok is False:
-                self.failures += 1
-                if self.threshold and self.failures >= self.threshold:
-                    self._opened_at = time.monotonic()
+                now.failures += 1
+                if self.threshold and now.failures >= self.threshold:
+                    now.opened_at = time.monotonic()
 
     def __reduce__(self):
         if _registry.get(self.name) is self:
@@ -172,13 +188,3 @@ def reset() -> None:
         breakers = list(_registry.values())
     for breaker in breakers:
         breaker.close()
-
-
-def _after_fork_in_child() -> None:
-    global _registry_lock
-    _registry_lock = threading.Lock()
-    for holder in list(_lock_holders):
-        holder._reset_state()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)

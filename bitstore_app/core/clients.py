@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable
 from typing import Any
 
-_lock = threading.Lock()
-os.register_at_fork(after_in_child=lambda: globals().update(_lock=threading.Lock()))
+from .per_process import PerProcess
 
 
 class LazyClient:
@@ -18,44 +15,26 @@ class LazyClient:
     not remembered, so a tier whose endpoint comes back is usable again.
     """
 
-    _client_value: Any = None
-    _client_pid: int | None = None
-
     def make_client(self) -> Any:
         raise NotImplementedError
 
+    @property
+    def _clients(self) -> PerProcess:
+        # Made on first use, so that subclasses need not call an __init__ of this mixin;
+        # `setdefault` keeps two racing threads on one holder.
+        holder = self.__dict__.get("_client_holder")
+        if holder is None:
+            holder = self.__dict__.setdefault("_client_holder", PerProcess())
+        return holder
+
     def client(self) -> Any:
-        pid = os.getpid()
-        if self._client_pid != pid:
-            with _lock:
-                if self._client_pid != pid:
-                    self._client_value = self.make_client()
-                    self._client_pid = pid
-        return self._client_value
+        return self._clients.get(self.make_client)
 
     def reset_client(self) -> None:
         """Forget the client; the next call builds a new one."""
-        self._client_pid = None
-        self._client_value = None
+        self._clients.clear()
 
     def replace_client(self, failed: Any, change: Callable[[], bool]) -> bool:
         """After `failed` was refused, apply `change()` and forget the client; return whether
-        to try again.
-
-        When several threads see the same client fail, only the first applies `change`; the
-        others just retry with the client it built. Holding the build lock keeps a client from
-        being built with the settings of before `change`.
-        """
-        with _lock:
-            if self._client_pid != os.getpid() or self._client_value is not failed:
-                return True
-            if not change():
-                return False
-            self.reset_client()
-            return True
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state.pop("_client_value", None)
-        state.pop("_client_pid", None)
-        return state
+        to try again (only the first of several threads that saw it fail applies `change`)."""
+        return self._clients.discard(failed, change)

@@ -10,13 +10,14 @@ from typing import Any, BinaryIO
 
 from . import trace
 from .exceptions import (
-    InvalidDataFound,
     NotFoundInStore,
     NotFoundWhileUnavailable,
+    NoWritableTier,
     StoreNotAvailable,
 )
 from .first_hit import ProbePool, first_hit, threads_for
 from .location_index import LocationIndex
+from .outcomes import Outcome, SkipReason, outcome_of
 from .parallel import map_in_order
 from .reader import TracedReader
 from .singleflight import SingleFlight
@@ -106,6 +107,8 @@ class Composite(Store):
         found = None
         if hinted:  # the tier that served it last time, alone; then the configured order
             found = self._first_hit(stores[:1], key, result)
+            if found is not None:
+                self._skipped_for_index(key, stores[0], result)
             stores = stores[1:]
         found = found or self._first_hit(stores, key, result)
         if found is not None:
@@ -163,21 +166,33 @@ class Composite(Store):
         """Return `read(key)` (by default `store.get`), or None, and add the attempt to the
         trace."""
         started = time.perf_counter()
-        outcome, detail, data = trace.HIT, "", None
+        outcome, reason, detail, data = Outcome.HIT, None, "", None
         try:
             data = (read or store.get)(key)
-        except InvalidDataFound as exc:
-            outcome, detail = trace.INVALID, str(exc)
-        except NotFoundInStore:
-            outcome = trace.NOT_FOUND
-        except StoreNotAvailable as exc:
-            outcome, detail = trace.UNAVAILABLE, str(exc)
+        except (NotFoundInStore, StoreNotAvailable) as exc:
+            outcome, reason = outcome_of(exc)
+            failed = isinstance(exc, StoreNotAvailable) or outcome == Outcome.INVALID
+            detail = str(exc) if failed else ""
         elapsed = time.perf_counter() - started
-        result.attempts.append(trace.Attempt(str(store), outcome, elapsed, detail))
+        result.attempts.append(trace.Attempt(str(store), outcome, elapsed, detail, reason))
         return data
 
+    def _skipped_for_index(self, key: str, hinted: Store, result: trace.Fetch) -> None:
+        """Record the tiers before `hinted` in order as skipped: the index sent the fetch past
+        them to the tier that served the blob last, and it had it."""
+        before = []
+        for store in self.sources:
+            if store is hinted:
+                break
+            if store.is_valid(key):
+                before.append(store)
+        result.attempts[:0] = [
+            trace.Attempt(str(store), Outcome.SKIPPED, 0.0, reason=SkipReason.INDEX)
+            for store in before
+        ]
+
     def _miss_error(self, key: str, result: trace.Fetch) -> NotFoundInStore:
-        unavailable = [a.tier for a in result.attempts if a.outcome == trace.UNAVAILABLE]
+        unavailable = [a.tier for a in result.attempts if a.unavailable]
         if unavailable:
             return NotFoundWhileUnavailable(self, key, tuple(unavailable))
         return NotFoundInStore(self, key)
@@ -249,9 +264,12 @@ class Composite(Store):
         key = self.normalize(uri)
         result = trace.Fetch(uri=key)
         started = time.perf_counter()
-        for store in self._tiers_for(key)[0]:
+        stores, hinted = self._tiers_for(key)
+        for store in stores:
             stream = self._ask(store, key, result, partial(store.open, start=start, end=end))
             if stream is not None:
+                if hinted and store is stores[0]:
+                    self._skipped_for_index(key, store, result)
                 result.served_by = str(store)
                 if on_close is not None:
                     stream = TracedReader(stream, result, on_close)
@@ -281,7 +299,7 @@ class Composite(Store):
             except NotImplementedError:
                 continue
             return WrappedWriter(inner, after_commit=partial(self._written, key, target))
-        raise NotImplementedError(f"{type(self).__name__} has no tier that can write {key}")
+        raise NoWritableTier(self, key)
 
     def _written(self, key: str, target: Store) -> None:
         self.forget(key)

@@ -1,7 +1,22 @@
-"""The error hierarchy of the tier engine.
+"""The error hierarchy of bitstore, all under `BitstoreError`:
 
-Every error keeps the arguments it was built with, so it survives a pickle round trip
-(errors cross process boundaries in Celery and multiprocessing).
+    BitstoreError
+      StoreNotAvailable           a tier could not be asked (CircuitOpen: it is being skipped)
+      NotFoundInStore             no tier holds the blob (KnownMissing: it said so moments ago)
+        NotFoundWhileUnavailable  ... of those that answered: retry later
+        InvalidDataFound          the data found does not match its SHA1
+          InvalidDataGiven        the data given to a put does not match its SHA1 (ValueError)
+      InvalidURI                  not a key the store accepts (ValueError)
+      NoWritableTier              no tier can take a put (NotImplementedError, as in the seed)
+      ConfigurationError          a configuration that cannot work
+        TierConfigError           a tier row that cannot be built (ValueError)
+        CredentialsError          a credentials reference that does not resolve (ValueError)
+        NoCacheTier               cache warming with no cache tier (RuntimeError)
+        MissingExtra              a tier's SDK is not installed (ImportError)
+
+The extra bases keep the ways callers already catch these errors working. Every error keeps
+the arguments it was built with, so it survives a pickle round trip (errors cross process
+boundaries in Celery and multiprocessing).
 """
 
 from __future__ import annotations
@@ -13,12 +28,21 @@ __all__ = [
     "NotFoundWhileUnavailable",
     "InvalidURI",
     "InvalidDataFound",
+    "InvalidDataGiven",
+    "NoWritableTier",
+    "ConfigurationError",
+    "TierConfigError",
+    "CredentialsError",
+    "NoCacheTier",
     "MissingExtra",
 ]
 
 
 class BitstoreError(Exception):
     """Base of the errors raised by stores; pickles with its constructor arguments."""
+
+    #: Set on errors that mean a tier was not asked at all: a `SkipReason` value.
+    skip_reason: str | None = None
 
     def __init__(self, message: str, *params: object) -> None:
         self._params = params
@@ -84,6 +108,18 @@ class InvalidDataFound(NotFoundInStore):
         return f"{store_name} holds invalid data for '{uri}'{actual}"
 
 
+class InvalidDataGiven(InvalidDataFound, ValueError):
+    """The bytes given to a `put` do not match their SHA1: nothing is written."""
+
+    @staticmethod
+    def _message(store_name: str, uri: str, *extra: object) -> str:
+        actual = f" (theirs is {extra[0]})" if extra and extra[0] else ""
+        return (
+            f"{store_name} refuses invalid data for '{uri}': the bytes given do not match "
+            f"that SHA1{actual}"
+        )
+
+
 class InvalidURI(BitstoreError, ValueError):
     """The URI is not of a form the store accepts."""
 
@@ -100,7 +136,44 @@ class InvalidURI(BitstoreError, ValueError):
         )
 
 
-class MissingExtra(BitstoreError, ImportError):
+class NoWritableTier(BitstoreError, NotImplementedError):
+    """No tier of a composite can write the blob (the seed's composite had no `put`)."""
+
+    def __init__(self, store: object, uri: object) -> None:
+        self.store_name = _name(store)
+        self.uri = str(uri)
+        super().__init__(
+            f"{self.store_name} does not implement the 'put' method: it has no tier that can "
+            f"write '{self.uri}'",
+            self.store_name,
+            self.uri,
+        )
+
+
+class ConfigurationError(BitstoreError):
+    """Bitstore is configured in a way that cannot work; the message says what to change."""
+
+
+class TierConfigError(ConfigurationError, ValueError):
+    """A tier definition that cannot be built; `field` names the part that is wrong."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message, field)
+
+    def __reduce__(self):
+        return type(self), (str(self), self.field)
+
+
+class CredentialsError(ConfigurationError, ValueError):
+    """A credentials reference that does not resolve."""
+
+
+class NoCacheTier(ConfigurationError, RuntimeError):
+    """Cache warming needs an enabled tier with the cache role."""
+
+
+class MissingExtra(ConfigurationError, ImportError):
     """A tier needs an SDK that is not installed."""
 
     def __init__(self, kind: str, package: str, extra: str) -> None:

@@ -8,13 +8,12 @@ pass would give, at the latency of the slowest tier up to the one that has the b
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from . import trace
+from .per_process import PerProcess
 from .store import Store
 
 #: Threads of a composite's probe pool when `concurrent=True`.
@@ -28,23 +27,11 @@ class ProbePool:
     size asked for then), and again in a forked or unpickled copy."""
 
     def __init__(self) -> None:
-        self._executor: ThreadPoolExecutor | None = None
-        self._pid: int | None = None
-        self._lock = threading.Lock()
+        self._executor: PerProcess[ThreadPoolExecutor] = PerProcess()
 
     def submit(self, threads: int, function: Callable, *args: Any) -> Future:
-        if self._pid != os.getpid():
-            with self._lock:
-                if self._pid != os.getpid():
-                    self._executor = ThreadPoolExecutor(threads, "bitstore-probe")
-                    self._pid = os.getpid()
-        return self._executor.submit(function, *args)
-
-    def __getstate__(self) -> dict:
-        return {}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__()
+        executor = self._executor.get(lambda: ThreadPoolExecutor(threads, "bitstore-probe"))
+        return executor.submit(function, *args)
 
 
 def threads_for(concurrent: bool | int) -> int:

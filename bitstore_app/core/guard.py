@@ -11,35 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, BinaryIO, TypeVar
 
-from .breaker import (
-    CLOSED,
-    HALF_OPEN,
-    OPEN,
-    STATES,
-    CircuitBreaker,
-    CircuitOpen,
-    reset,
-    shared_breaker,
-    states,
-)
-from .exceptions import NotFoundInStore
-from .negative_cache import NegativeCache
+from . import breaker
+from .breaker import *  # noqa: F403 - re-exported where they used to live
+from .breaker import CircuitBreaker
+from .exceptions import InvalidDataFound, NotFoundInStore
+from .negative_cache import KnownMissing, NegativeCache
 from .store import Store
 from .wrapper import StoreWrapper
 
-__all__ = [
-    "CLOSED",
-    "HALF_OPEN",
-    "OPEN",
-    "STATES",
-    "CircuitBreaker",
-    "CircuitOpen",
-    "GuardedStore",
-    "NegativeCache",
-    "reset",
-    "shared_breaker",
-    "states",
-]
+__all__ = [*breaker.__all__, "GuardedStore", "NegativeCache"]
 
 T = TypeVar("T")
 
@@ -73,13 +53,14 @@ class GuardedStore(StoreWrapper):
 
     def _read(self, uri: str, method: Callable[..., T], *args: Any) -> T:
         if uri in self.misses:
-            raise NotFoundInStore(self, uri)
+            raise KnownMissing(self, uri)
         generation = self.misses.generation()
         try:
             return method(*args)
-        except NotFoundInStore as exc:
-            if type(exc) is NotFoundInStore:  # not InvalidDataFound: that is recorded each time
-                self.misses.add(uri, generation)
+        except InvalidDataFound:
+            raise  # not remembered: a tier holding bad bytes is recorded each time
+        except NotFoundInStore:
+            self.misses.add(uri, generation)
             raise
 
     def exists(self, uri: str) -> bool:

@@ -3,10 +3,10 @@ ask that tier first next time (see `Composite(index=...)`)."""
 
 from __future__ import annotations
 
-import os
-import threading
 from collections import OrderedDict
 from collections.abc import Iterable
+
+from .per_process import ProcessLock
 
 
 class LocationIndex:
@@ -18,15 +18,9 @@ class LocationIndex:
             raise ValueError(f"size must be at least 1, not {size}")
         self.size = size
         self._tiers: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-
-    @property
-    def _guard(self) -> threading.Lock:
-        # A child forked while another thread held the lock would wait on it forever.
-        if self._pid != os.getpid():
-            self._lock, self._pid = threading.Lock(), os.getpid()
-        return self._lock
+        # A forked child keeps the entries (a preloaded index serves every worker) but gets a
+        # free lock: another thread of the parent may have held it.
+        self._guard = ProcessLock()
 
     def __len__(self) -> int:
         return len(self._tiers)

@@ -6,16 +6,30 @@ a blob is written) drops that memory.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import weakref
 from collections import OrderedDict
 
-__all__ = ["NegativeCache"]
+from .exceptions import NotFoundInStore
+from .outcomes import SkipReason
+from .per_process import PerProcess
 
-#: Caches, whose locks are re-created in a forked child (the lock may have been held).
-_lock_holders: weakref.WeakSet = weakref.WeakSet()
+__all__ = ["KnownMissing", "NegativeCache"]
+
+
+class KnownMissing(NotFoundInStore):
+    """The tier said moments ago that it does not hold the URI, so it was not asked again."""
+
+    skip_reason = SkipReason.NEGATIVE_CACHE
+
+
+class _Misses:
+    """The remembered misses of one process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.expiry: OrderedDict[str, float] = OrderedDict()
+        self.forgets = 0
 
 
 class NegativeCache:
@@ -25,58 +39,52 @@ class NegativeCache:
     def __init__(self, ttl: float = 0.0, size: int = 10_000) -> None:
         self.ttl = float(ttl)
         self.size = size
-        self._reset_state()
-        _lock_holders.add(self)
+        # A forked child starts with no memory of misses (and a free lock).
+        self._state = PerProcess()
 
-    def _reset_state(self) -> None:
-        self._lock = threading.Lock()
-        self._expiry: OrderedDict[str, float] = OrderedDict()
-        self._forgets = 0
+    @property
+    def _now(self) -> _Misses:
+        return self._state.get(_Misses)
 
     def __len__(self) -> int:
-        return len(self._expiry)
+        return len(self._now.expiry)
 
     def __contains__(self, uri: str) -> bool:
         if not self.ttl:
             return False
-        with self._lock:
-            expiry = self._expiry.get(uri)
+        now = self._now
+        with now.lock:
+            expiry = now.expiry.get(uri)
             if expiry is None:
                 return False
             if expiry > time.monotonic():
                 return True
-            del self._expiry[uri]
+            del now.expiry[uri]
             return False
 
     def generation(self) -> int:
         """Return a number that moves with every `forget`; pass it to `add`."""
-        return self._forgets
+        return self._now.forgets
 
     def add(self, uri: str, generation: int) -> None:
         """Remember that the URI is missing, unless a `forget` happened since `generation`
         (a write that raced with the read that missed)."""
         if not self.ttl:
             return
-        with self._lock:
-            if self._forgets != generation:
+        now = self._now
+        with now.lock:
+            if now.forgets != generation:
                 return
-            self._expiry.pop(uri, None)
-            self._expiry[uri] = time.monotonic() + self.ttl
-            while len(self._expiry) > self.size:
-                self._expiry.popitem(last=False)
+            now.expiry.pop(uri, None)
+            now.expiry[uri] = time.monotonic() + self.ttl
+            while len(now.expiry) > self.size:
+                now.expiry.popitem(last=False)
 
     def forget(self, uri: str) -> None:
-        with self._lock:
-            self._forgets += 1
-            self._expiry.pop(uri, None)
+        now = self._now
+        with now.lock:
+            now.forgets += 1
+            now.expiry.pop(uri, None)
 
     def __reduce__(self):
         return NegativeCache, (self.ttl, self.size)
-
-
-def _after_fork_in_child() -> None:
-    for holder in list(_lock_holders):
-        holder._reset_state()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)

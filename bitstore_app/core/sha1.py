@@ -8,7 +8,7 @@ import re
 from abc import abstractmethod
 from typing import BinaryIO
 
-from .exceptions import InvalidDataFound, InvalidURI, NotFoundInStore
+from .exceptions import InvalidDataFound, InvalidDataGiven, InvalidURI, NotFoundInStore
 from .reader import VerifyingReader
 from .store import Store
 from .writer import BlobWriter, Sha1Writer
@@ -50,12 +50,15 @@ def sha1_of(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
-def verify_sha1(data: bytes, sha1: str, store: object) -> bytes:
-    """Return the data if its SHA1 is `sha1`, else raise `InvalidDataFound`."""
+def verify_sha1(
+    data: bytes, sha1: str, store: object, error: type[InvalidDataFound] = InvalidDataFound
+) -> bytes:
+    """Return the data if its SHA1 is `sha1`, else raise `error` (`InvalidDataGiven` for the
+    bytes of a put)."""
     actual = sha1_of(data)
     if actual != sha1.lower():
         logger.warning("%s: data for %s has SHA1 %s", store, sha1, actual)
-        raise InvalidDataFound(store, sha1, actual)
+        raise error(store, sha1, actual)
     return data
 
 
@@ -110,7 +113,7 @@ class Sha1Store(Sha1FormatMixin, Store):
     def put(self, sha1: str, data: bytes) -> None:
         self.check_uri(sha1)
         if self.verify:
-            verify_sha1(data, sha1, self)
+            verify_sha1(data, sha1, self, InvalidDataGiven)
         self.base_store.put(self.uri_of(sha1), data)
 
     def open_writer(self, sha1: str) -> BlobWriter:
@@ -132,7 +135,7 @@ class Sha1Cache(Sha1Store):
     def put_or_raise(self, sha1: str, data: bytes) -> None:
         """Store the blob after verifying it, raising on failure."""
         self.check_uri(sha1)
-        verify_sha1(data, sha1, self)
+        verify_sha1(data, sha1, self, InvalidDataGiven)
         self.base_store.put(self.uri_of(sha1), data)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .composite import Composite
+from .exceptions import InvalidDataGiven
 from .sha1 import SHA1_HINT, parse_sha1, verify_sha1
 
 
@@ -24,5 +25,5 @@ class Sha1Composite(Composite):
 
     def put(self, uri: str, data: bytes) -> None:
         sha1 = self.normalize(uri)
-        verify_sha1(data, sha1, self)
+        verify_sha1(data, sha1, self, InvalidDataGiven)
         super().put(sha1, data)

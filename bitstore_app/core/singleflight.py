@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
+
+from .per_process import PerProcess, ProcessLock
 
 T = TypeVar("T")
 
@@ -15,15 +16,17 @@ class SingleFlight:
     its result, or its exception."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: dict[str, Future] = {}
+        # Calls led by the threads of this process: a forked child waits on none of them.
+        self._calls: PerProcess[dict[str, Future]] = PerProcess()
+        self._lock = ProcessLock()
 
     def do(self, key: str, work: Callable[[], T]) -> T:
         with self._lock:
-            future = self._calls.get(key)
+            calls = self._calls.get(dict)
+            future = calls.get(key)
             leader = future is None
             if leader:
-                future = self._calls[key] = Future()
+                future = calls[key] = Future()
         if not leader:
             return future.result()
         try:
@@ -36,10 +39,4 @@ class SingleFlight:
             return result
         finally:
             with self._lock:
-                del self._calls[key]
-
-    def __getstate__(self) -> dict:
-        return {}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__()
+                calls.pop(key, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from abc import ABC, abstractmethod
-from typing import BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 from .exceptions import InvalidURI, NotFoundInStore
 from .writer import BlobWriter, put_on_commit
@@ -19,6 +19,26 @@ class Store(ABC):
     URI_HINT: str | None = None
     #: A label for traces, logs and the ledger; defaults to a description of the store.
     name: str | None = None
+
+    # How a tier row (a kind, a location, a role, credentials, options) builds this class:
+    # each kind says it here, and the composer, the model's help texts, the admin form and
+    # the checks read it. A custom class named by its dotted path gets these defaults.
+    #: The location a tier of this kind takes, for help texts: "s3://bucket/prefix/".
+    LOCATION_HINT: ClassVar[str] = "whatever its class makes of it: a key prefix by default"
+    #: Whether the tier's timeouts and retries are passed as the options of the same names.
+    TIER_TIMEOUTS: ClassVar[bool] = False
+
+    @classmethod
+    def tier_arguments(cls, location: str, role: str, credentials: Any) -> tuple[list, dict]:
+        """Return the positional arguments and the default options that build this class for
+        a tier row, from its location, role and resolved credentials; raise `TierConfigError`
+        naming the field at fault."""
+        return [], ({} if credentials is None else {"credentials": credentials})
+
+    @classmethod
+    def key_prefix(cls, location: str) -> str:
+        """Return what a tier row's SHA1 keys start with: by default its location."""
+        return location
 
     @abstractmethod
     def is_valid(self, uri: str) -> bool:

@@ -5,22 +5,34 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-HIT = "hit"
-NOT_FOUND = "not_found"
-UNAVAILABLE = "unavailable"
-INVALID = "invalid"
-SKIPPED = "skipped"
-ERROR = "error"
+from .outcomes import Outcome, SkipReason
+
+# The outcomes under the names this module has always had.
+HIT = Outcome.HIT
+NOT_FOUND = Outcome.NOT_FOUND
+UNAVAILABLE = Outcome.UNAVAILABLE
+INVALID = Outcome.INVALID
+SKIPPED = Outcome.SKIPPED
+ERROR = Outcome.ERROR
 
 
 @dataclass
 class Attempt:
-    """One tier asked during a fetch."""
+    """One tier asked during a fetch, or skipped (then `reason` says why)."""
 
     tier: str
-    outcome: str
+    outcome: Outcome
     seconds: float
     detail: str = ""
+    reason: SkipReason | None = None
+
+    @property
+    def unavailable(self) -> bool:
+        """Whether the tier could not answer: it failed, or was skipped while it might
+        hold the blob (its circuit is open, say)."""
+        if self.outcome == SKIPPED:
+            return self.reason is not None and SkipReason(self.reason).unavailable
+        return self.outcome == UNAVAILABLE
 
 
 @dataclass
@@ -39,11 +51,11 @@ class Fetch:
     bytes_read: int = 0
 
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> Outcome:
         """hit, not_found, invalid or error: the fetch's result as the ledger records it."""
         if self.data is not None or (self.stream is not None and self.error is None):
             return HIT
-        if any(attempt.outcome == UNAVAILABLE for attempt in self.attempts):
+        if any(attempt.unavailable for attempt in self.attempts):
             return ERROR
         if any(attempt.outcome == INVALID for attempt in self.attempts):
             return INVALID

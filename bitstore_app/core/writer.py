@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import BinaryIO
 
-from .exceptions import BitstoreError, InvalidDataFound
+from .exceptions import BitstoreError, InvalidDataGiven
 
 __all__ = ["BlobWriter", "SpooledWriter", "WrappedWriter", "Sha1Writer", "WriterClosed"]
 
@@ -148,7 +148,7 @@ class WrappedWriter(BlobWriter):
 
 class Sha1Writer(WrappedWriter):
     """Hash what is written; `commit` first checks that the SHA1 is `sha1`, and on a mismatch
-    aborts (nothing becomes visible) and raises `InvalidDataFound`."""
+    aborts (nothing becomes visible) and raises `InvalidDataGiven` (an `InvalidDataFound`)."""
 
     def __init__(self, inner: BlobWriter, sha1: str, store: object, **hooks) -> None:
         super().__init__(inner, **hooks)
@@ -163,5 +163,5 @@ class Sha1Writer(WrappedWriter):
     def _commit(self) -> None:
         actual = self._hash.hexdigest()
         if actual != self.sha1:
-            raise InvalidDataFound(self._store, self.sha1, actual)
+            raise InvalidDataGiven(self._store, self.sha1, actual)
         super()._commit()

@@ -8,6 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('bitstore_app', '0005_ledger_rollups'),
+        ('bitstore_app', '0005_tier_kind_help'),
     ]
 
     operations = [

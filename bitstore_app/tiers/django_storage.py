@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO
@@ -12,7 +11,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.utils.module_loading import import_string
 
-from bitstore_app.core.exceptions import InvalidURI, NotFoundInStore, StoreNotAvailable
+from bitstore_app.core.exceptions import (
+    InvalidURI,
+    NotFoundInStore,
+    StoreNotAvailable,
+    TierConfigError,
+)
+from bitstore_app.core.per_process import PerProcess
 from bitstore_app.core.store import Store
 from bitstore_app.core.tiers.filesystem import RELATIVE_KEY_HINT, relative_parts
 
@@ -31,33 +36,49 @@ class DjangoStorageRaw(Store):
     """
 
     URI_HINT = RELATIVE_KEY_HINT
+    LOCATION_HINT = "a STORAGES alias"
+
+    @classmethod
+    def tier_arguments(cls, location: str, role: str, credentials: Any) -> tuple[list, dict]:
+        from django.conf import settings
+
+        if location not in settings.STORAGES:
+            known = ", ".join(sorted(settings.STORAGES))
+            raise TierConfigError(
+                f"the location must be a storage alias from STORAGES ({known}), not '{location}'",
+                "location",
+            )
+        return [location], {}
+
+    @classmethod
+    def key_prefix(cls, location: str) -> str:
+        return ""  # the location names the storage, keys are relative to its root
 
     def __init__(self, storage: Storage | str) -> None:
         if isinstance(storage, str):
             self.alias: str | None = storage
-            self._storage: Storage | None = None
+            self._given: Storage | None = None
         elif isinstance(storage, Storage):
-            self.alias, self._storage = None, storage
+            self.alias, self._given = None, storage
         else:
             raise TypeError(f"storage must be a Storage or an alias, not {type(storage).__name__}")
-        self._storage_pid: int | None = None
+        #: The storage built from the alias, or from the arguments of a pickled instance.
+        self._built: PerProcess[Storage] = PerProcess()
         self._deconstructed: tuple | None = None
 
     def describe(self) -> str:
         if self.alias is not None:
             return f"django:{self.alias}"
-        if self._storage is None:
+        if self._given is None:
             return f"django:{self._deconstructed[0].rpartition('.')[2]}"
-        return f"django:{type(self._storage).__name__}"
+        return f"django:{type(self._given).__name__}"
 
     @property
     def storage(self) -> Storage:
         """Return the Django storage, building it on first use (an alias: in each process)."""
-        stale = self.alias is not None and self._storage_pid != os.getpid()
-        if self._storage is None or stale:
-            self._storage = self._build()
-            self._storage_pid = os.getpid()
-        return self._storage
+        if self._given is not None:
+            return self._given
+        return self._built.get(self._build)
 
     def _build(self) -> Storage:
         try:
@@ -70,13 +91,9 @@ class DjangoStorageRaw(Store):
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        storage = state["_storage"]
-        state["_storage"] = state["_storage_pid"] = None
-        if self.alias is None and storage is not None:
-            if hasattr(storage, "deconstruct"):
-                state["_deconstructed"] = storage.deconstruct()
-            else:
-                state["_storage"] = storage
+        storage = state["_given"]
+        if storage is not None and hasattr(storage, "deconstruct"):
+            state["_given"], state["_deconstructed"] = None, storage.deconstruct()
         return state
 
     def is_valid(self, uri: str) -> bool:

@@ -20,6 +20,7 @@ from ..core import is_sha1, parse_sha1
 from ..ledger import buffer as ledger
 from ..models import WarmJob
 from ..requester import requested_by
+from .chunk_task import warm_chunk as warm_chunk_task
 from .chunks import retry_delay, warm_chunk
 from .one_blob import current_plan
 
@@ -133,9 +134,6 @@ def _resume(job: WarmJob, entries: Entries) -> WarmJob:
 
 
 def _enqueue(job_id: int, chunks: list[tuple[int, list[str]]]) -> None:
-    # tasks.py imports this module, so the task is looked up only when chunks are sent.
-    from ..tasks import warm_chunk as warm_chunk_task
-
     for index, hashes in chunks:
         warm_chunk_task.apply_async((job_id, index, hashes))
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from .. import services
 from ..conf import bitstore_settings
 from ..coordination import leases
-from ..core import Sha1Composite, Sha1Store, StoreNotAvailable
+from ..core import NoCacheTier, Sha1Composite, Sha1Store, StoreNotAvailable
+from ..core.outcomes import Outcome
 from ..core.store import Store
 
 logger = logging.getLogger(__name__)
@@ -25,12 +26,8 @@ INVALID = "invalid"
 FAILED = "failed"
 TRANSIENT = "transient"
 
-#: A fetch's outcome (core.trace) when no source served the blob.
-_MISSES = {"not_found": NOT_FOUND, "invalid": INVALID}
-
-
-class NoCacheTier(RuntimeError):
-    """Warming needs an enabled cache tier to write into."""
+#: A fetch's outcome when no source served the blob.
+_MISSES = {Outcome.NOT_FOUND: NOT_FOUND, Outcome.INVALID: INVALID}
 
 
 @dataclass

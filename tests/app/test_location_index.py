@@ -53,7 +53,11 @@ def test_a_blob_read_before_is_read_from_its_tier_first(three_folders):
     first = services.fetch(sha1)
     assert [a.tier for a in first.attempts] == ["a", "b", "c"]
     again = services.fetch(sha1)
-    assert (again.data, [a.tier for a in again.attempts]) == (data, ["c"])
+    assert (again.data, [(a.tier, a.outcome) for a in again.attempts]) == (
+        data,
+        [("a", "skipped"), ("b", "skipped"), ("c", "hit")],
+    )
+    assert [a.reason for a in again.attempts] == ["index", "index", None]
 
 
 def test_the_index_starts_from_the_ledgers_hits_since_the_tiers_changed(three_folders):
@@ -68,7 +72,12 @@ def test_the_index_starts_from_the_ledgers_hits_since_the_tiers_changed(three_fo
     assert index.get(recent[0]) == "c"
     assert index.get(old[0]) is None
     assert index.get(written[0]) == "b", "a blob written back is where the cache is"
-    assert [a.tier for a in services.fetch(recent[0]).attempts] == ["c"]
+    attempts = services.fetch(recent[0]).attempts
+    assert [(a.tier, a.outcome) for a in attempts] == [
+        ("a", "skipped"),
+        ("b", "skipped"),
+        ("c", "hit"),
+    ]
 
 
 def test_only_a_processs_first_configuration_is_warmed_from_the_ledger(three_folders):

@@ -1,10 +1,10 @@
 """Small stores for the composite and SHA1 tests: they count what they are asked, and fail
 on demand. They are real stores (MemoryRaw underneath), not mocks of an SDK."""
 
-import threading
 import time
 
 from bitstore_app.core import MemoryRaw, StoreNotAvailable
+from bitstore_app.core.per_process import ProcessLock
 
 
 class CountingStore(MemoryRaw):
@@ -16,7 +16,7 @@ class CountingStore(MemoryRaw):
         self.delay = delay
         self.gets = 0
         self.puts = 0
-        self._count_lock = threading.Lock()
+        self._count_lock = ProcessLock()
 
     def get(self, uri):
         with self._count_lock:
@@ -29,15 +29,6 @@ class CountingStore(MemoryRaw):
         with self._count_lock:
             self.puts += 1
         super().put(uri, data)
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        del state["_count_lock"]
-        return state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        self._count_lock = threading.Lock()
 
 
 class DownStore(CountingStore):

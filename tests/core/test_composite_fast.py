@@ -65,7 +65,8 @@ def test_a_seen_blob_is_asked_first_from_the_tier_that_served_it():
     assert outcomes(store.fetch(KEY)) == [("s0", "not_found"), ("s1", "not_found"), ("s2", "hit")]
     again = store.fetch(KEY)
     assert again.data == b"third"
-    assert outcomes(again) == [("s2", "hit")]
+    assert outcomes(again) == [("s0", "skipped"), ("s1", "skipped"), ("s2", "hit")]
+    assert [a.reason for a in again.attempts] == ["index", "index", None]
     assert [s.gets for s in sources] == [1, 1, 2]
 
 
@@ -74,7 +75,11 @@ def test_a_location_loaded_from_outside_is_used_on_the_first_get():
     sources[2].put(KEY, b"third")
     index = LocationIndex()
     index.load([(KEY, "s2")])
-    assert outcomes(composite(*sources, index=index).fetch(KEY)) == [("s2", "hit")]
+    assert outcomes(composite(*sources, index=index).fetch(KEY)) == [
+        ("s0", "skipped"),
+        ("s1", "skipped"),
+        ("s2", "hit"),
+    ]
 
 
 def test_a_tier_that_lost_the_blob_falls_back_to_the_configured_order():
@@ -232,7 +237,7 @@ def test_both_options_together_and_after_a_pickle_round_trip():
     sources[1].put(KEY, b"second")
     store = pickle.loads(pickle.dumps(composite(*sources, concurrent=True, index=LocationIndex())))
     assert store.get(KEY) == b"second"
-    assert outcomes(store.fetch(KEY)) == [("s1", "hit")]
+    assert outcomes(store.fetch(KEY)) == [("s0", "skipped"), ("s1", "hit")]
     copy = pickle.loads(pickle.dumps(store))  # the index is the process's memory: not copied
     assert (copy.concurrent, copy.index.size, len(copy.index)) == (True, 100_000, 0)
     assert outcomes(copy.fetch(KEY)) == [("s0", "not_found"), ("s1", "hit")]
@@ -262,7 +267,9 @@ def test_a_third_tier_hit_over_the_emulators(s3_bucket, gcs_bucket, s3_server):
     assert [a.outcome for a in fetch.attempts] == ["not_found", "not_found", "hit"]
     again = store.fetch(sha1.upper())
     assert again.data == data
-    assert [a.tier for a in again.attempts] == [f"s3://{s3_bucket}/third/"]
+    asked = [a.tier for a in again.attempts if a.outcome != "skipped"]
+    assert asked == [f"s3://{s3_bucket}/third/"]
+    assert [a.reason for a in again.attempts] == ["index", "index", None]
 
 
 def test_a_blob_put_is_then_read_from_where_it_was_put():

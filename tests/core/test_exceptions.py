@@ -6,16 +6,30 @@ import pickle
 
 import pytest
 
+import bitstore_app
+import bitstore_app.core
 from bitstore_app.core import (
     BitstoreError,
+    ConfigurationError,
+    CredentialsError,
     InvalidDataFound,
+    InvalidDataGiven,
     InvalidURI,
     MemoryRaw,
     MissingExtra,
+    NoCacheTier,
     NotFoundInStore,
     NotFoundWhileUnavailable,
+    NoWritableTier,
+    Sha1APISource,
+    Sha1Cache,
+    Sha1Composite,
+    Sha1Store,
     StoreNotAvailable,
+    TierConfigError,
+    sha1_of,
 )
+from bitstore_app.core.breaker import CircuitOpen
 
 ERRORS = [
     BitstoreError("something failed"),
@@ -30,8 +44,16 @@ ERRORS = [
     InvalidURI(MemoryRaw(), "", hint="any non-empty key"),
     InvalidURI("S3Raw", "ftp://x"),
     MissingExtra("s3", "boto3", "s3"),
+    InvalidDataGiven("Sha1Composite", "a" * 40, "b" * 40),
+    NoWritableTier("Sha1Composite", "a" * 40),
+    ConfigurationError("BITSTORE['X'] must be a number"),
+    TierConfigError("the location must be an absolute folder path", "location"),
+    TierConfigError("no field"),
+    CredentialsError("credentials 'x' need the environment variable X, which is not set"),
+    NoCacheTier("cache warming needs an enabled tier with the cache role"),
+    CircuitOpen("s3://bucket/", "circuit open after 5 failures"),
 ]
-ATTRIBUTES = ("store_name", "uri", "reason", "hint", "unavailable")
+ATTRIBUTES = ("store_name", "uri", "reason", "hint", "unavailable", "field")
 
 
 @pytest.mark.parametrize("error", ERRORS, ids=lambda e: type(e).__name__)
@@ -62,6 +84,67 @@ def test_the_hierarchy():
     assert issubclass(MissingExtra, ImportError)
     for error in ERRORS:
         assert isinstance(error, BitstoreError)
+
+
+def test_the_seed_contract_and_the_ways_callers_catch_errors_hold():
+    assert issubclass(InvalidDataGiven, InvalidDataFound) and issubclass(
+        InvalidDataGiven, ValueError
+    )
+    assert issubclass(NoWritableTier, NotImplementedError)
+    for error in (TierConfigError, CredentialsError, NoCacheTier, MissingExtra):
+        assert issubclass(error, ConfigurationError)
+    assert issubclass(TierConfigError, ValueError) and issubclass(CredentialsError, ValueError)
+    assert issubclass(NoCacheTier, RuntimeError)
+    assert issubclass(CircuitOpen, StoreNotAvailable)
+
+
+def test_every_error_is_exported_from_bitstore_app_and_its_core():
+    from bitstore_app import composer, credentials, warming
+
+    for name in bitstore_app.core.exceptions.__all__:
+        error = getattr(bitstore_app.core.exceptions, name)
+        assert getattr(bitstore_app, name) is error, name
+        assert getattr(bitstore_app.core, name) is error, name
+        assert name in bitstore_app.__all__ and name in bitstore_app.core.__all__, name
+    # The paths they were imported from before keep working.
+    assert composer.TierConfigError is TierConfigError
+    assert credentials.CredentialsError is CredentialsError
+    assert warming.NoCacheTier is NoCacheTier
+
+
+def test_a_put_with_no_writable_tier_says_the_composite_does_not_implement_put():
+    store = Sha1Composite()
+    store.append_source(ReadOnly(), cache_result=False)
+    data = b"blob"
+    with pytest.raises(NotImplementedError) as caught:
+        store.put(sha1_of(data), data)
+    assert type(caught.value) is NoWritableTier
+    assert str(caught.value) == (
+        "Sha1Composite does not implement the 'put' method: it has no tier that can write "
+        f"'{sha1_of(data)}'"
+    )
+
+
+def test_a_put_of_bytes_that_do_not_match_says_so():
+    raw, data = MemoryRaw(), b"the bytes"
+    wrong = sha1_of(b"other bytes")
+    stores = [Sha1Cache(raw, "c/").put_or_raise, Sha1Store(raw, "s/", verify=True).put]
+    composite = Sha1Composite()
+    composite.append_cache(Sha1Cache(raw, "cache/"))
+    for put in [*stores, composite.put]:
+        with pytest.raises(InvalidDataGiven) as caught:
+            put(wrong, data)
+        message = str(caught.value)
+        assert "do not match" in message and sha1_of(data) in message, message
+        assert "does not contain" not in message and "holds" not in message
+    assert raw.blobs == {}
+
+
+class ReadOnly(Sha1APISource):
+    """An API source: it can be read, never written."""
+
+    def api_get(self, sha1):
+        return None
 
 
 def _raise_not_found(uri):

@@ -44,13 +44,20 @@ def test_a_hanging_tier_costs_its_timeout_then_is_skipped(
         composite.sources[1].put(sha1, data)
 
     seconds = []
-    for sha1, data in blobs:
+    for number, (sha1, data) in enumerate(blobs):
         started = time.perf_counter()
         result = composite.fetch(sha1)
         seconds.append(time.perf_counter() - started)
         assert result.data == data, "every blob is served, by the backup tier"
         assert result.served_by == backup.name
-        assert result.attempts[0].outcome == trace.UNAVAILABLE
+        # Asked (and timed out) until the circuit opens; then skipped, saying why.
+        if number < THRESHOLD:
+            assert result.attempts[0].outcome == trace.UNAVAILABLE
+        else:
+            assert (result.attempts[0].outcome, result.attempts[0].reason) == (
+                trace.SKIPPED,
+                "circuit_open",
+            )
 
     slow, fast = seconds[:THRESHOLD], seconds[THRESHOLD:]
     record_property("seconds", [round(s, 4) for s in seconds])

@@ -41,7 +41,9 @@ def test_corrupted_bytes_are_not_served_nor_cached_and_are_recorded(service, blo
     assert ledger.buffer.flush() == 2
     record = FetchRecord.objects.filter(sha1=sha1).first()
     assert record.outcome == FetchRecord.INVALID
-    assert [a["outcome"] for a in record.attempts] == ["not_found", "invalid", "not_found"]
+    # The second read: the tiers that said "not found" a moment ago are not asked again.
+    assert [a["outcome"] for a in record.attempts] == ["skipped", "invalid", "skipped"]
+    assert [a.get("reason") for a in record.attempts] == ["negative_cache", None, "negative_cache"]
 
 
 def test_the_next_tier_serves_the_right_bytes_and_only_they_are_cached(service, blob_server, tiers):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from importlib import import_module
 
+from ..exceptions import TierConfigError
+
 #: Short kind names and the classes that implement them.
 KINDS = {
     "s3": "bitstore_app.core.tiers.s3.S3Raw",
@@ -31,3 +33,21 @@ def import_dotted(path: str) -> type:
 def tier_class(kind: str) -> type:
     """Return the class for a short kind name or a dotted path."""
     return import_dotted(KINDS.get(kind, kind))
+
+
+def kind_help() -> str:
+    """Return the help text of a tier's kind: the short names, or a dotted path."""
+    return f"{', '.join(KINDS)}, or the dotted path of a custom Store or Sha1APISource class."
+
+
+def location_help() -> str:
+    """Return the help text of a tier's location: what each kind's class says it takes."""
+    hints = [f"{tier_class(kind).LOCATION_HINT} for {kind}" for kind in KINDS]
+    return ", ".join(hints) + "."
+
+
+def require_bucket_location(location: str, scheme: str) -> None:
+    """Raise `TierConfigError` unless the location is `<scheme>bucket/prefix/`."""
+    parts = location.split("/", 3)
+    if not location.startswith(scheme) or len(parts) < 4 or len(parts[2]) < 3:
+        raise TierConfigError(f"the location must look like {scheme}bucket/prefix/", "location")

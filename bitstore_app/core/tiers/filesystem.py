@@ -6,9 +6,9 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from ..exceptions import NotFoundInStore, StoreNotAvailable
+from ..exceptions import NotFoundInStore, StoreNotAvailable, TierConfigError
 from ..store import Store
 from ..writer import BlobWriter
 
@@ -38,6 +38,19 @@ class FileSystemRaw(Store):
     """
 
     URI_HINT = RELATIVE_KEY_HINT
+    LOCATION_HINT = "an absolute folder"
+
+    @classmethod
+    def tier_arguments(cls, location: str, role: str, credentials: Any) -> tuple[list, dict]:
+        if not location.startswith("/"):
+            raise TierConfigError("the location must be an absolute folder path", "location")
+        # A cache makes its folder on first write; a source whose folder is missing is
+        # misconfigured (a typo, an unmounted disk) and says so instead of looking empty.
+        return [location], {"create": role == "cache"}
+
+    @classmethod
+    def key_prefix(cls, location: str) -> str:
+        return ""  # the location is the root folder, keys are relative to it
 
     def __init__(self, root: str | os.PathLike, *, create: bool = True) -> None:
         self.root = Path(root).absolute()

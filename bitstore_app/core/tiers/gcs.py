@@ -8,11 +8,12 @@ from functools import partial
 from typing import Any, BinaryIO
 
 from ..clients import LazyClient
-from ..exceptions import MissingExtra, NotFoundInStore, StoreNotAvailable
+from ..exceptions import MissingExtra, NotFoundInStore, StoreNotAvailable, TierConfigError
 from ..reader import RangeReader
 from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..store import Store
 from ..writer import BlobWriter, SpooledWriter
+from . import require_bucket_location
 
 ANONYMOUS = "anonymous"
 URI_REGEX = re.compile(r"^gs://([^/]+)/(.+)$")
@@ -56,6 +57,13 @@ class GSRaw(LazyClient, Store):
 
     URI_REGEX = URI_REGEX
     URI_HINT = "gs://bucket/..."
+    LOCATION_HINT = "gs://bucket/prefix/"
+    TIER_TIMEOUTS = True
+
+    @classmethod
+    def tier_arguments(cls, location: str, role: str, credentials: Any) -> tuple[list, dict]:
+        require_bucket_location(location, "gs://")
+        return [_google_credentials(credentials)], {}
 
     def __init__(
         self,
@@ -176,3 +184,19 @@ class GSRaw(LazyClient, Store):
         size = file.seek(0, os.SEEK_END)
         blob = self._blob(uri)
         self._translate(uri, blob.upload_from_file, file, rewind=True, size=size)
+
+
+def _google_credentials(credentials: Any) -> Any:
+    """Return Google credentials for a tier's resolved reference: a service account's JSON
+    (as a dict, or {"service_account_file": path}) becomes a credentials object."""
+    if credentials in (None, ANONYMOUS) or not isinstance(credentials, dict):
+        return credentials
+    from google.oauth2 import service_account
+
+    try:
+        if "service_account_file" in credentials:
+            path = credentials["service_account_file"]
+            return service_account.Credentials.from_service_account_file(path)
+        return service_account.Credentials.from_service_account_info(credentials)
+    except (ValueError, OSError) as exc:
+        raise TierConfigError(f"the GCS credentials are not usable: {exc}", "credentials") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, BinaryIO
 
 from ..clients import LazyClient
-from ..exceptions import NotFoundInStore, StoreNotAvailable
+from ..exceptions import NotFoundInStore, StoreNotAvailable, TierConfigError
 from ..reader import StreamReader
 from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..sha1 import Sha1APISource
@@ -38,6 +38,20 @@ class HTTPAPISource(LazyClient, Sha1APISource):
     """Blobs served by an HTTP API: 200 is the blob, 404 is "not found", and 5xx, other
     refusals and timeouts are "not available". Dropped connections, 429 and 5xx answers are
     retried up to `retries` times (see `core.retry`)."""
+
+    LOCATION_HINT = "a base URL such as https://api.example.org/blobs"
+    TIER_TIMEOUTS = True
+
+    @classmethod
+    def tier_arguments(cls, location: str, role: str, credentials: Any) -> tuple[list, dict]:
+        if not location.startswith(("http://", "https://")):
+            raise TierConfigError(
+                "the location must be a base URL such as https://api.example.org/blobs",
+                "location",
+            )
+        # Credentials of an API are the headers that carry them (a token, say).
+        headers = credentials.get("headers", {}) if isinstance(credentials, dict) else None
+        return [location], {} if headers is None else {"headers": headers}
 
     def __init__(
         self,

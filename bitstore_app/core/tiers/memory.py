@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-
 from ..exceptions import NotFoundInStore
+from ..per_process import ProcessLock
 from ..store import Store
 from ..writer import BlobWriter
 
@@ -13,10 +12,11 @@ class MemoryRaw(Store):
     """Blobs in a dict keyed by any non-empty string."""
 
     URI_HINT = "any non-empty key"
+    LOCATION_HINT = "a key prefix such as blobs/ (or nothing)"
 
     def __init__(self, blobs: dict[str, bytes] | None = None) -> None:
         self.blobs: dict[str, bytes] = dict(blobs or {})
-        self._lock = threading.Lock()
+        self._lock = ProcessLock()
 
     def is_valid(self, uri: str) -> bool:
         return isinstance(uri, str) and bool(uri)
@@ -40,15 +40,6 @@ class MemoryRaw(Store):
     def open_writer(self, uri: str) -> BlobWriter:
         self.check_uri(uri)
         return _MemoryWriter(lambda data: self.put(uri, data))
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
 
 class _MemoryWriter(BlobWriter):

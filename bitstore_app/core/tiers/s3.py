@@ -12,6 +12,7 @@ from ..reader import StreamReader
 from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..store import BytesReader, Store
 from ..writer import BlobWriter, SpooledWriter
+from . import require_bucket_location
 
 ANONYMOUS = "anonymous"
 URI_REGEX = re.compile(r"^s3://([^/]+)/(.+)$")
@@ -71,6 +72,13 @@ class S3Raw(LazyClient, Store):
 
     URI_REGEX = URI_REGEX
     URI_HINT = "s3://bucket/..."
+    LOCATION_HINT = "s3://bucket/prefix/"
+    TIER_TIMEOUTS = True
+
+    @classmethod
+    def tier_arguments(cls, location: str, role: str, credentials: Any) -> tuple[list, dict]:
+        require_bucket_location(location, "s3://")
+        return [credentials], {}
 
     def __init__(
         self,
