@@ -69,6 +69,16 @@ DEFAULTS: dict[str, Any] = {
     # Blob endpoint: seconds a signed URL (`signed_blob_url`) is valid by default, and at most:
     # lowering it also shortens URLs already handed out.
     "SIGNED_URL_MAX_AGE": 3600,
+    # Blob endpoint behind nginx (or Apache, lighttpd): a blob the filesystem cache tier holds
+    # is handed to the front server to send, Django having checked access. "" (off), or the
+    # internal location that serves the cache folder, for example "/_bitstore_cache/"; the
+    # header is X-Accel-Redirect (nginx: that location + the SHA1) or X-Sendfile (the file's
+    # absolute path).
+    "BLOB_ACCEL_REDIRECT": "",
+    "BLOB_ACCEL_HEADER": "X-Accel-Redirect",
+    # Without a front server that sends files: answer whole-blob GETs of filesystem-cache hits
+    # with the open file, which the WSGI server sends with sendfile (wsgi.file_wrapper).
+    "BLOB_SENDFILE": False,
     # /metrics is served to requests with `Authorization: Bearer <METRICS_TOKEN>` (when set)
     # or from these addresses or networks (REMOTE_ADDR: behind a proxy, the proxy's address).
     "METRICS_TOKEN": "",
@@ -77,21 +87,22 @@ DEFAULTS: dict[str, Any] = {
 
 
 class BitstoreSettings:
-    """Attribute access to `settings.BITSTORE` with defaults, reloaded on `setting_changed`."""
+    """Attribute access to `settings.BITSTORE` with defaults, reloaded on `setting_changed`.
 
-    def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
+    A value read once is kept as an instance attribute, so later reads (the ledger reads
+    several per `get`) cost a plain attribute lookup, not a call of `__getattr__`.
+    """
 
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
             raise AttributeError(f"unknown bitstore setting: {name}")
-        if name not in self._cache:
-            user = getattr(settings, "BITSTORE", {}) or {}
-            self._cache[name] = user.get(name, DEFAULTS[name])
-        return self._cache[name]
+        user = getattr(settings, "BITSTORE", {}) or {}
+        value = user.get(name, DEFAULTS[name])
+        setattr(self, name, value)
+        return value
 
     def reload(self) -> None:
-        self._cache.clear()
+        self.__dict__.clear()
 
 
 bitstore_settings = BitstoreSettings()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F
@@ -30,18 +31,31 @@ RECORD_FIELDS = (
     "created_at",
 )
 
+#: What the rollups are summed from, when they are rebuilt from the ledger.
+SUMMARIZED = (
+    "created_at",
+    "size",
+    "outcome",
+    "latency_ms",
+    "cache_written",
+    "tier_name",
+    "attempts",
+)
+#: Records read from the ledger at a time when the rollups are rebuilt.
+REBUILD_CHUNK = 20_000
+DAY = timedelta(days=1)
+
 
 def write_batch(batch: Sequence[dict]) -> None:
     """Insert `batch` (ledger entries) into the ledger and its rollups, or nothing on error."""
     from .models import FetchRecord, Tier
 
     database = FetchRecord.objects.db
-    tiers = list(Tier.objects.using(database).values_list("id", "name", "role"))
-    existing = {tier_id for tier_id, _, _ in tiers}
-    cache = next((name for _, name, role in tiers if role == Tier.CACHE), None)
-    counters = rollups.summarize(batch, cache)
     postgresql = connections[database].vendor == "postgresql"
     with transaction.atomic(using=database):
+        tiers = _lock_tiers(database) if postgresql else _tiers(database)
+        existing = {tier_id for tier_id, _, _ in tiers}
+        cache = next((name for _, name, role in tiers if role == Tier.CACHE), None)
         if postgresql:
             _copy_records(database, batch, existing)
         else:
@@ -52,7 +66,24 @@ def write_batch(batch: Sequence[dict]) -> None:
                 ],
                 batch_size=1000,
             )
-        add_to_rollups(counters, database)
+        add_to_rollups(rollups.summarize(batch, cache), database)
+
+
+def _tiers(database: str) -> list[tuple[int, str, str]]:
+    from .models import Tier
+
+    return list(Tier.objects.using(database).values_list("id", "name", "role"))
+
+
+def _lock_tiers(database: str) -> list[tuple[int, str, str]]:
+    """Return the tiers, locked against deletion until the batch commits: what the foreign
+    key would check for each record, checked once (FOR KEY SHARE does not block saves)."""
+    from .models import Tier
+
+    table = connections[database].ops.quote_name(Tier._meta.db_table)
+    with connections[database].cursor() as cursor:
+        cursor.execute(f"SELECT id, name, role FROM {table} FOR KEY SHARE")
+        return cursor.fetchall()
 
 
 def _copy_records(database: str, batch: Sequence[dict], existing: set[int]) -> None:
@@ -125,5 +156,65 @@ def _update_or_create(database: str, key: tuple, values: list[int]) -> None:
                 tier_name=tier_name,
                 **dict(zip(rollups.COLUMNS, values, strict=True)),
             )
-    except IntegrityError:  # another process created it in between: add to theirs
-        rows.update(**adds)
+    except IntegrityError:
+        # Another process created it in between: add to theirs. No row means the error was
+        # something else, and the whole batch must fail rather than lose these counts.
+        if not rows.update(**adds):
+            raise
+
+
+def rebuild_rollups(since: datetime | None, until: datetime, step: timedelta = DAY) -> int:
+    """Recompute the rollups of every minute from `since` (None: the oldest record) to
+    `until`'s (included) from the ledger records, a `step` at a time; return how many
+    records were read.
+
+    Each step replaces its minutes' rollups in one transaction that keeps flushes out
+    meanwhile (they wait), so running it while the ledger is written counts every record
+    once; running it twice gives the same rollups.
+    """
+    from .models import FetchRecord, LedgerRollup, Tier
+
+    database = FetchRecord.objects.db
+    records = FetchRecord.objects.using(database)
+    if since is None:
+        oldest = records.order_by("created_at").values_list("created_at", flat=True).first()
+        if oldest is None:
+            return 0
+        since = oldest
+    start = since.replace(second=0, microsecond=0)
+    until = until.replace(second=0, microsecond=0) + rollups.ONE_MINUTE
+    cache = Tier.objects.using(database).filter(role=Tier.CACHE).values_list("name", flat=True)
+    cache_name = next(iter(cache), None)
+    read = 0
+    while start < until:
+        end = min(start + step, until)
+        with transaction.atomic(using=database):
+            _keep_flushes_out(database)
+            LedgerRollup.objects.using(database).filter(minute__gte=start, minute__lt=end).delete()
+            rows = records.filter(created_at__gte=start, created_at__lt=end).values(*SUMMARIZED)
+            counters: rollups.Counters = {}
+            chunk: list[dict] = []
+            for row in rows.order_by().iterator(chunk_size=REBUILD_CHUNK):
+                chunk.append(row)
+                if len(chunk) == REBUILD_CHUNK:
+                    rollups.merge(counters, rollups.summarize(chunk, cache_name))
+                    read += len(chunk)
+                    chunk = []
+            rollups.merge(counters, rollups.summarize(chunk, cache_name))
+            read += len(chunk)
+            add_to_rollups(counters, database)
+        start = end
+    return read
+
+
+def _keep_flushes_out(database: str) -> None:
+    """Make flushes that would add to the rollups wait until this transaction ends."""
+    from .models import LedgerRollup
+
+    connection = connections[database]
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(LedgerRollup._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+    # SQLite: the first write of the transaction (the delete) takes the database's one
+    # write lock; other databases: run it while the ledger is not written.

@@ -197,8 +197,18 @@ class FetchRecord(models.Model):
     OUTCOMES = [(outcome.value, outcome.label) for outcome in FETCH_OUTCOMES]
 
     sha1 = models.CharField(max_length=40, verbose_name="SHA1")
+    # No database constraint: checking it row by row costs a third of a ledger write, so the
+    # writer locks the batch's tiers once instead (ledger_writer.py); deleting a tier still
+    # sets its records' tier to NULL (Django does that). The (tier, created_at) index below
+    # serves the lookups a single-column index would.
     tier = models.ForeignKey(
-        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="fetches"
+        Tier,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fetches",
+        db_constraint=False,
+        db_index=False,
     )
     tier_name = models.CharField(max_length=100, blank=True, help_text="The tier that served it.")
     outcome = models.CharField(max_length=10, choices=OUTCOMES)

@@ -14,14 +14,18 @@ import math
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from .core.outcomes import Outcome, SkipReason, attempt_outcome
 
 #: Upper bounds of the latency buckets, in milliseconds; a last bucket holds what is slower.
 LATENCY_BOUNDS_MS = (
     0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000,
 )  # fmt: skip
-#: Skip reasons counted in their own column; any other reason (or none) counts as "other".
-SKIP_REASONS = ("circuit_open", "negative_cache", "rate_limited", "budget", "index")
+#: Skip reasons counted in their own column (a new reason needs a migration: its column);
+#: any other reason, or none, counts as "other".
+SKIP_REASONS = tuple(reason.value for reason in SkipReason)
+ONE_MINUTE = timedelta(minutes=1)
 #: The rollup row of whole fetches (every other row is one tier's attempts).
 ALL_FETCHES = ""
 
@@ -50,6 +54,8 @@ _OUTCOME_INDEX = {
 }
 _SKIP_INDEX = {reason: _INDEX[f"skipped_{reason}"] for reason in SKIP_REASONS}
 _SKIPPED_OTHER = _INDEX["skipped_other"]
+#: Attempt outcomes counted as they are, without reading the attempt further.
+_PLAIN = {"hit", "not_found"}
 _BYTES_READ, _BYTES_WRITTEN = _INDEX["bytes_read"], _INDEX["bytes_written"]
 _FIRST_BUCKET = _INDEX[LATENCY_COLUMNS[0]]
 
@@ -77,8 +83,12 @@ def summarize(entries: Iterable[dict], cache_tier: str | None = None) -> Counter
     """
     counters: Counters = {}
     width = len(COLUMNS)
+    minute = end = None
     for entry in entries:
-        minute = entry["created_at"].replace(second=0, microsecond=0)
+        created = entry["created_at"]
+        if minute is None or not minute <= created < end:  # replace() costs a microsecond
+            minute = created.replace(second=0, microsecond=0)
+            end = minute + ONE_MINUTE
         size = entry["size"]
         row = counters.get((minute, ALL_FETCHES))
         if row is None:
@@ -92,12 +102,14 @@ def summarize(entries: Iterable[dict], cache_tier: str | None = None) -> Counter
                 _row(counters, minute, cache_tier, width)[_BYTES_WRITTEN] += size
         served = entry["tier_name"]
         for attempt in entry["attempts"] or ():
-            name = attempt.get("tier", "?")
+            name = attempt.get("tier", "?")[:100]  # the column's length, like tier names
             row = _row(counters, minute, name, width)
             outcome = attempt.get("outcome", "")
-            if outcome == "skipped":
-                row[_SKIP_INDEX.get(attempt.get("reason"), _SKIPPED_OTHER)] += 1
-                continue
+            if outcome not in _PLAIN:  # read as every release wrote it (an old open circuit)
+                outcome, reason = attempt_outcome(attempt)
+                if outcome == Outcome.SKIPPED:
+                    row[_SKIP_INDEX.get(reason, _SKIPPED_OTHER)] += 1
+                    continue
             _count(row, outcome, attempt.get("ms", 0.0))
             if outcome == "hit" and name == served:
                 row[_BYTES_READ] += size

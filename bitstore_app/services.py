@@ -7,10 +7,13 @@ version moves, which is checked at most every `CONFIG_CHECK_INTERVAL` seconds.
 
 from __future__ import annotations
 
+import builtins
 import logging
+import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from django.db import DatabaseError, connections
@@ -29,6 +32,9 @@ from .core import (
 )
 from .core.missing import find_missing
 from .core.per_process import ProcessLock
+from .core.scrub import ScrubReport, scrub_folder
+from .core.tiers.filesystem import FileSystemRaw
+from .core.trace import HIT, Attempt
 from .ledger import buffer as ledger
 from .requester import Requester, current_requester
 
@@ -237,3 +243,47 @@ def check_tier(spec: TierSpec) -> TierCheck:
     except Exception as exc:
         return TierCheck(spec.name, False, time.perf_counter() - started, str(exc))
     return TierCheck(spec.name, True, time.perf_counter() - started)
+
+
+def scrub_caches(names: Iterable[str] | None = None) -> list[ScrubReport]:
+    """Re-verify the folders of the enabled filesystem cache tiers (or of the ones named);
+    remove what fails its SHA1. Sources are never touched: their files are not ours."""
+    from .models import Tier
+
+    tiers = Tier.objects.enabled().filter(kind="filesystem", role=Tier.CACHE)
+    if names is not None:
+        tiers = tiers.filter(name__in=list(names))
+    reports = []
+    for tier in tiers:
+        report = scrub_folder(tier.location)
+        logger.info("scrub of tier %s: %s", tier.name, report.summary())
+        reports.append(report)
+    return reports
+
+
+def cached_file(sha1: str) -> BinaryIO | None:
+    """Return the open file of a blob in the filesystem cache tier, and record the hit;
+    None when there is no such tier or it does not hold the blob (then the caller asks the
+    tiers). The caller closes the file.
+
+    The file was verified when it was written; it is not hashed here: `scrub_caches` re-checks
+    the folder periodically. For the front server (X-Accel-Redirect, X-Sendfile) or the WSGI
+    server (sendfile) to send.
+    """
+    snapshot = configuration.snapshot()
+    cache = next((s for s in snapshot.specs if s.kind == "filesystem" and s.role == "cache"), None)
+    if cache is None:
+        return None
+    key = parse_sha1(sha1)
+    started = time.perf_counter()
+    path = Path(cache.location, FileSystemRaw.key_prefix(cache.location) + key)
+    try:
+        file = builtins.open(path, "rb")  # noqa: SIM115 - the caller's
+        size = os.fstat(file.fileno()).st_size
+    except OSError:
+        return None
+    elapsed = time.perf_counter() - started
+    result = Fetch(uri=key, served_by=cache.name, stream=file, bytes_read=size, seconds=elapsed)
+    result.attempts.append(Attempt(cache.name, HIT, elapsed))
+    _record(result, snapshot, current_requester())
+    return file

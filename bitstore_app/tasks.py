@@ -13,11 +13,11 @@ from __future__ import annotations
 from celery import shared_task
 from celery.signals import worker_process_shutdown, worker_shutdown
 
-from . import warming
+from . import services, warming
 from .ledger import buffer as ledger
 from .warming.chunk_task import CHUNK_RETRY_ERRORS, warm_chunk
 
-__all__ = ["CHUNK_RETRY_ERRORS", "flush_ledger", "warm_cache", "warm_chunk"]
+__all__ = ["CHUNK_RETRY_ERRORS", "flush_ledger", "scrub_cache", "warm_cache", "warm_chunk"]
 
 
 #: Task names are fixed rather than derived from the module path, so that messages queued by
@@ -31,6 +31,16 @@ def warm_cache(self, hashes: list[str], chunk_size: int | None = None, user_id=N
         hashes, chunk_size, created_by=user_id, task_id=self.request.id or ""
     )
     return {"job_id": job.pk, "total": job.total, "chunks": job.chunks}
+
+
+@shared_task(name="bitstore_app.tasks.scrub_cache")
+def scrub_cache() -> list[dict]:
+    """Re-verify the filesystem cache tiers (schedule it with celery beat); return what was
+    checked and removed per folder."""
+    return [
+        {"folder": r.folder, "checked": r.checked, "removed": r.removed}
+        for r in services.scrub_caches()
+    ]
 
 
 @worker_process_shutdown.connect(dispatch_uid="bitstore_ledger_flush_process")

@@ -2,11 +2,13 @@
 it cannot rot between the runs that measure (`make bench`)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+REQUIRED = os.environ.get("BITSTORE_REQUIRE_SERVICES") == "1"
 
 
 def test_the_benchmark_runs_every_case_with_tiny_sizes(tmp_path):
@@ -17,16 +19,19 @@ def test_the_benchmark_runs_every_case_with_tiny_sizes(tmp_path):
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     document = json.loads(results.read_text())
     assert document["quick"] and document["machine"]["nproc"] >= 1
     cases = {case["number"]: case for case in document["cases"]}
-    assert sorted(cases) == [1, 2, 3, 4, 5, 6, 19]
+    assert sorted(cases) == [1, 2, 3, 4, 5, 6, 19, 20, 21, 22]
     for number, case in cases.items():
-        if number == 6 and not case["available"]:
+        # Cases that need a service this machine may lack (Redis, PostgreSQL, nginx); CI has
+        # them all (BITSTORE_REQUIRE_SERVICES=1), so there every case must run.
+        optional = number == 6 or (number in (20, 21, 22) and not REQUIRED)
+        if optional and not case["available"]:
             assert case["notes"], "an unavailable case says why"
             continue
         assert case["available"], f"case {number} failed: {case['notes']}"

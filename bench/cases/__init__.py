@@ -1,6 +1,17 @@
 """The benchmark's cases, one module each; `CASES` maps a case number to its module."""
 
-from . import big_blob, django_layer, first_tier, get_many, missing, third_tier, warming
+from . import (
+    big_blob,
+    blob_url,
+    django_layer,
+    first_tier,
+    get_many,
+    ledger_postgresql,
+    ledger_statistics,
+    missing,
+    third_tier,
+    warming,
+)
 
 CASES = {
     1: first_tier,
@@ -9,5 +20,8 @@ CASES = {
     4: big_blob,
     5: django_layer,
     6: warming,
-    19: missing,
+    missing.NUMBER: missing,
+    ledger_postgresql.NUMBER: ledger_postgresql,
+    ledger_statistics.NUMBER: ledger_statistics,
+    blob_url.NUMBER: blob_url,
 }

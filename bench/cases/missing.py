@@ -15,6 +15,7 @@ from ..report import CaseResult
 from ..timing import Stats
 
 TITLE = "missing(): 10,000 SHA1s over three tiers (requests and seconds)"
+NUMBER = 19
 WORKERS = 16
 #: The middle tier: an S3 prefix (the GCS emulator answers one request at a time).
 SECOND = f"s3://{S3_BUCKET}/missing-second/"
@@ -25,7 +26,7 @@ def run(bench) -> CaseResult:
     from bitstore_app.core.missing import find_missing
 
     count = bench.sizes.missing_count
-    case = CaseResult(19, TITLE.replace("10,000", f"{count:,}"))
+    case = CaseResult(NUMBER, TITLE.replace("10,000", f"{count:,}"))
     tenth = max(1, count // 10)
     first = put_s3(FIRST, blobs("missing-first", tenth, KIB))
     third = put_s3(THIRD, blobs("missing-third", tenth, KIB))

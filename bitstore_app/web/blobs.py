@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from .. import services
 from ..core import BitstoreError, InvalidURI, NotFoundInStore, NotFoundWhileUnavailable, parse_sha1
-from . import access
+from . import accel, access
 from .bodies import BlobBody, attachment
 from .ranges import ANY, ETAG, ByteRange, if_none_match, requested_range
 from .responses import allow_methods, json_error
@@ -33,6 +33,8 @@ def blob(request: HttpRequest, sha1: str) -> HttpResponse:
     held = if_none_match(request, etag)
     if held == ETAG:
         return _not_modified(etag)  # the client has these bytes: no tier needs asking
+    if held is None and (handed := accel.accelerated(request, key, _headers(etag))):
+        return handed  # the front server sends the file (and the range, if one was asked)
     wanted = requested_range(request, etag)
     try:
         stream, span = _open(key, wanted, headers_only=request.method == "HEAD" or held == ANY)
@@ -98,10 +100,12 @@ def _blob_response(
     return response
 
 
+def _headers(etag: str) -> dict[str, str]:
+    return {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Accept-Ranges": "bytes"}
+
+
 def _not_modified(etag: str) -> HttpResponse:
-    return HttpResponse(
-        status=304, headers={"ETag": etag, "Cache-Control": CACHE_CONTROL, "Accept-Ranges": "bytes"}
-    )
+    return HttpResponse(status=304, headers=_headers(etag))
 
 
 def _tier_error(key: str, exc: BitstoreError) -> HttpResponse:

@@ -7,8 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bitstore_app', '0005_ledger_rollups'),
-        ('bitstore_app', '0005_tier_kind_help'),
+        ('bitstore_app', '0006_ledger_rollups'),
     ]
 
     operations = [

@@ -1,0 +1,249 @@
+"""Measure the ledger on PostgreSQL in this fresh process and print the result as JSON:
+
+    DATABASE_URL=postgres://... python -m bench.cases.ledger_child writes RECORDS ROUNDS
+    DATABASE_URL=postgres://... python -m bench.cases.ledger_child gets FOLDER BLOBS CALLS ROUNDS
+    DATABASE_URL=postgres://... python -m bench.cases.ledger_child statistics ROWS ROUNDS
+
+`writes`: records made from real `Fetch` objects through `ledger.buffer.record`, written by
+the background thread as deployed (COPY and the rollups), until the last one is committed;
+and the same entries through the old path (`bulk_create`, no rollups). `gets`: 16 threads
+of `bitstore_app.get` on filesystem-cache hits, the ledger on and off in turns. `statistics`:
+ROWS ledger rows over 30 days written by the ledger's own writer, then the admin statistics
+page (and the query under it) timed over the 30 days.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+
+def setup() -> None:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def configure(**values) -> None:
+    from django.conf import settings
+
+    from bitstore_app.conf import bitstore_settings
+
+    settings.BITSTORE = values
+    bitstore_settings.reload()
+
+
+def truncate() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE bitstore_app_fetchrecord, bitstore_app_ledgerrollup")
+
+
+def sample_fetch(index: int):
+    """A cache miss served by a source and written back: three attempts, like production."""
+    from bitstore_app.core.trace import Attempt, Fetch
+
+    return Fetch(
+        uri=f"{index:040x}",
+        data=b"x" * 4096,
+        served_by="source",
+        attempts=[
+            Attempt("cache", "not_found", 0.0002),
+            Attempt("gcs", "not_found", 0.004),
+            Attempt("source", "hit", 0.012),
+        ],
+        cache_written=True,
+        seconds=0.017,
+    )
+
+
+def writes(records: int, rounds: int) -> dict:
+    from bitstore_app.ledger import buffer
+    from bitstore_app.models import FetchRecord
+    from bitstore_app.requester import Requester
+
+    fetches = [sample_fetch(n) for n in range(1000)]
+    requester, tier_ids = Requester(), {"cache": None, "gcs": None, "source": None}
+    sustained, old = [], []
+    for _ in range(rounds):
+        truncate()
+        configure(LEDGER_BACKGROUND_FLUSH=True, LEDGER_MAX_BUFFER=records * 2)
+        started = time.perf_counter()
+        for n in range(records):
+            buffer.record(fetches[n % 1000], tier_ids, requester)
+        buffer.stop(timeout=600)  # the thread writes what is buffered, then the rest:
+        buffer.flush()
+        sustained.append(records / (time.perf_counter() - started))
+        assert FetchRecord.objects.count() == records, "every record written"
+        # The old path, on the same entries: bulk_create into the ledger, no rollups.
+        configure(LEDGER_BACKGROUND_FLUSH=False, LEDGER_FLUSH_COUNT=records * 2)
+        for n in range(records):
+            buffer.record(fetches[n % 1000], tier_ids, requester)
+        entries = list(buffer._records)
+        buffer.clear()
+        started = time.perf_counter()
+        FetchRecord.objects.bulk_create([FetchRecord(**e) for e in entries], batch_size=1000)
+        old.append(records / (time.perf_counter() - started))
+    return {"sustained": sustained, "bulk_create": old}
+
+
+def gets(folder: str, blobs: int, calls: int, rounds: int, threads: int = 16) -> dict:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import bitstore_app
+    from bitstore_app import services
+    from bitstore_app.ledger import buffer
+    from bitstore_app.models import FetchRecord, Tier
+
+    cache, source = Path(folder, "cache"), Path(folder, "source")
+    cache.mkdir(parents=True, exist_ok=True)
+    source.mkdir(parents=True, exist_ok=True)
+    hashes = []
+    for n in range(blobs):
+        data = random.Random(n).randbytes(4096)
+        sha1 = hashlib.sha1(data).hexdigest()
+        (cache / sha1).write_bytes(data)
+        hashes.append(sha1)
+    Tier.objects.all().delete()
+    Tier.objects.create(name="disk-cache", kind="filesystem", location=str(cache), role="cache")
+    Tier.objects.create(name="source", kind="filesystem", location=str(source), position=1)
+    services.configuration.invalidate()
+    truncate()
+    per_thread = calls // threads
+
+    def work(offset: int) -> None:
+        for n in range(per_thread):
+            bitstore_app.get(hashes[(offset + n) % blobs])
+
+    rates = {"on": [], "off": []}
+    with ThreadPoolExecutor(threads) as pool:
+        for round_number in range(rounds + 1):  # the first round warms up, uncounted
+            order = ("on", "off") if round_number % 2 else ("off", "on")
+            for ledger in order:
+                configure(LEDGER_ENABLED=ledger == "on", LEDGER_BACKGROUND_FLUSH=True)
+                started = time.perf_counter()
+                list(pool.map(work, [t * per_thread for t in range(threads)]))
+                rate = per_thread * threads / (time.perf_counter() - started)
+                if round_number:
+                    rates[ledger].append(rate)
+    buffer.stop(timeout=600)
+    buffer.flush()
+    rates["recorded"] = FetchRecord.objects.count()
+    return rates
+
+
+def statistics(rows: int, rounds: int) -> dict:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    from bitstore_app.admin.statistics import tier_statistics
+    from bitstore_app.ledger_writer import write_batch
+    from bitstore_app.models import LedgerRollup, Tier
+
+    truncate()
+    Tier.objects.all().delete()
+    for position, (name, role) in enumerate([("cache", "cache"), ("gcs", "source")]):
+        Tier.objects.create(
+            name=name, kind="filesystem", location="/", role=role, position=position
+        )
+    Tier.objects.create(name="s3", kind="s3", location="s3://bucket/", position=2)
+    now = datetime.now(UTC)
+    span = timedelta(days=30) - timedelta(hours=1)
+    expected = {"hits": 0, "bytes": 0}
+    started = time.perf_counter()
+    batch_size = 50_000
+    for first in range(0, rows, batch_size):
+        last = min(first + batch_size, rows)
+        batch = [_generated(n, now - span * (1 - n / rows)) for n in range(first, last)]
+        expected["hits"] += sum(1 for e in batch if e["outcome"] == "hit")
+        expected["bytes"] += sum(e["size"] for e in batch if e["outcome"] == "hit")
+        write_batch(batch)
+    generated = rows / (time.perf_counter() - started)
+    query, page = [], []
+    user = get_user_model().objects.filter(username="bench-admin").first()
+    user = user or get_user_model().objects.create_superuser("bench-admin", "", "x")
+    client = Client()
+    client.force_login(user)
+    url = reverse("admin:bitstore_app_tier_statistics")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        report = tier_statistics("30d")
+        query.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        response = client.get(url, {"window": "30d"})
+        page.append(time.perf_counter() - started)
+        assert response.status_code == 200
+    assert report.fetches == rows, (report.fetches, rows)  # exact: no sample
+    assert report.overall.hits == expected["hits"]
+    assert report.overall.bytes_served == expected["bytes"]
+    return {
+        "generated_per_s": generated,
+        "query_s": query,
+        "page_s": page,
+        "rollup_rows": LedgerRollup.objects.count(),
+        "p95_ms": {t.tier: t.p95_ms for t in report.tiers},
+    }
+
+
+def _generated(n: int, at: datetime) -> dict:
+    """Ledger row number `n`, made `at`: a cache hit most of the time, else a source's,
+    sometimes none (and a tier skipped, its circuit open)."""
+    spread = random.Random(n)
+    cache_ms = spread.lognormvariate(-1.5, 0.6)
+    if n % 10 < 7:
+        attempts = [{"tier": "cache", "outcome": "hit", "ms": cache_ms}]
+        outcome, served = "hit", "cache"
+    elif n % 10 < 9:
+        source_ms = spread.lognormvariate(3.0, 0.7)
+        attempts = [
+            {"tier": "cache", "outcome": "not_found", "ms": cache_ms},
+            {"tier": "gcs", "outcome": "hit", "ms": source_ms},
+        ]
+        outcome, served = "hit", "gcs"
+    else:
+        attempts = [
+            {"tier": "cache", "outcome": "not_found", "ms": cache_ms},
+            {"tier": "gcs", "outcome": "not_found", "ms": 20.0},
+            {"tier": "s3", "outcome": "skipped", "ms": 0.0, "reason": "circuit_open"},
+        ]
+        outcome, served = "not_found", ""
+    return {
+        "sha1": f"{n:040x}",
+        "tier_id": None,
+        "tier_name": served,
+        "outcome": outcome,
+        "attempts": attempts,
+        "size": 4096 if outcome == "hit" else 0,
+        "latency_ms": sum(a["ms"] for a in attempts),
+        "cache_written": served == "gcs",
+        "user_id": None,
+        "task_id": "",
+        "created_at": at,
+    }
+
+
+def main(argv: list[str]) -> None:
+    setup()
+    mode, *numbers = argv
+    if mode == "gets":
+        folder, *numbers = numbers
+        result = gets(folder, *map(int, numbers))
+    else:
+        result = {"writes": writes, "statistics": statistics}[mode](*map(int, numbers))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
