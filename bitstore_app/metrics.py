@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 
 from . import spend_metrics
+from .coordination import limits_down
 from .core import breaker, trace
 from .core.outcomes import Outcome
 from .ledger import buffer as ledger
@@ -50,12 +51,6 @@ FETCHES = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
-LIMITS_REDIS_ERRORS = Counter(
-    "bitstore_limits_redis_errors",
-    "Calls to a tier let through without their rate limit or budget: the limits' Redis failed.",
-    registry=REGISTRY,
-)
-
 TIER_SKIPS = Counter(
     "bitstore_tier_skips",
     "Fetches that did not ask a tier, by reason: circuit_open, negative_cache, rate_limited, "
@@ -100,6 +95,12 @@ class _ScrapeTimeCollector:
             "bitstore_ledger_dropped_records",
             "Fetch records dropped because the buffer was full (the database was down).",
             value=ledger.dropped,
+        )
+        yield CounterMetricFamily(
+            "bitstore_limits_redis_errors",
+            "Calls to a tier let through without their rate limit or budget in this process: "
+            "the limits' Redis failed.",
+            value=limits_down.failures,
         )
         yield _circuit_metrics()
         yield from _warm_job_metrics()
