@@ -13,18 +13,16 @@ from django.urls import reverse
 
 import bitstore_app
 from bitstore_app.models import Tier
-from tests.app.blob_api import BlobAPI
+from tests.app.conftest import blob_api  # noqa: F401 (a fixture)
 from tests.web.conftest import FolderTier, blob_of, make_user
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def api():
-    server = BlobAPI()
-    server.start()
-    yield server
-    server.stop()
+def api(blob_api):  # noqa: F811 (the fixture imported above)
+    """A real HTTP API on loopback that counts every request it gets."""
+    return blob_api
 
 
 @pytest.fixture
