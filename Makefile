@@ -23,7 +23,9 @@ test: .venv
 run: .venv
 	$(BIN)/python -m project.runner
 
+# The throughput cases read from nginx (Debian's nginx-light), installed here when missing.
 bench: .venv
+	test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx-light)
 	$(BIN)/python -m bench
 
 lint: .venv

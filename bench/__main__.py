@@ -12,13 +12,14 @@ import sys
 import tempfile
 import time
 import traceback
+from contextlib import ExitStack
 from pathlib import Path
 
 from .cases import CASES
-from .context import FULL, QUICK, Bench
-from .data import make_buckets
+from .context import FULL, QUICK, Bench, Unavailable
+from .data import S3_BUCKET, make_buckets
 from .report import RESULTS, CaseResult, markdown, save, table_lines
-from .servers import emulators
+from .servers import emulators, nginx_available, nginx_s3
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -39,26 +40,42 @@ def main(argv: list[str] | None = None) -> int:
         options.profile.mkdir(parents=True, exist_ok=True)
     results: list[CaseResult] = []
     failed = False
-    with tempfile.TemporaryDirectory(prefix="bitstore-bench-") as folder, emulators() as servers:
+    with ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bitstore-bench-")))
+        servers = stack.enter_context(emulators())
         make_buckets()
-        bench = Bench(QUICK if options.quick else FULL, servers, Path(folder), options.profile)
+        sizes = QUICK if options.quick else FULL
+        bench = Bench(sizes, servers, folder, options.profile)
+        if nginx_available():
+            bench.files = folder / "nginx-root"
+            bench.nginx = stack.enter_context(nginx_s3(bench.files, S3_BUCKET))
         for number in numbers:
             module = CASES[number]
             started = time.perf_counter()
             print(f"case {number}: {module.TITLE} ...", flush=True)
             try:
                 results.append(module.run(bench))
+            except Unavailable as exc:
+                results.append(CaseResult(number, module.TITLE, available=False, notes=[str(exc)]))
             except Exception:
                 failed = True
                 traceback.print_exc()
                 results.append(CaseResult(number, module.TITLE, available=False, notes=["failed"]))
             print(f"case {number}: done in {time.perf_counter() - started:.1f} s", flush=True)
+        stop_ledger()
     document = save(results, options.quick, options.output)
     print("\n".join(table_lines(results)))
     if options.markdown:
         options.markdown.write_text(markdown(results, document))
     print(f"results written to {options.output}")
     return 1 if failed else 0
+
+
+def stop_ledger() -> None:
+    """Write the ledger and stop its thread while the benchmark's database still exists."""
+    ledger = sys.modules.get("bitstore_app.ledger")
+    if ledger is not None:
+        ledger.buffer.close()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import profiling
 from .data import MIB
-from .servers import Emulators
+from .servers import Emulators, Server
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,9 @@ class Sizes:
     django_blobs: int = 200  # case 5
     warm_count: int = 2000  # case 6
     warm_repeats: int = 2
+    disk_blobs: int = 200  # case 8: 4 KiB blobs read in turn (a twentieth as many of 1 MiB)
+    disk_calls: int = 5000  # gets per contender per round
+    disk_many: int = 10000  # blobs of its get_many
     missing_count: int = 10_000  # case 19
 
 
@@ -39,8 +42,15 @@ QUICK = Sizes(
     django_blobs=10,
     warm_count=20,
     warm_repeats=1,
+    disk_blobs=20,
+    disk_calls=40,
+    disk_many=100,
     missing_count=200,
 )
+
+
+class Unavailable(Exception):
+    """A case cannot run here; the message says why."""
 
 
 @dataclass
@@ -49,6 +59,20 @@ class Bench:
     emulators: Emulators
     folder: Path
     profiles: Path | None = None
+    #: nginx serving `files` path-style: the read-only S3 stand-in of the throughput cases.
+    nginx: Server | None = None
+    files: Path | None = None
+
+    def server_pids(self) -> tuple[int, ...]:
+        """Return the processes of the servers the benchmark started (not the client's)."""
+        servers = [self.emulators.s3, self.emulators.gcs, self.nginx]
+        return tuple(server.pid for server in servers if server is not None)
+
+    def need_nginx(self) -> Server:
+        """Return the nginx stand-in, or raise why a case cannot run without it."""
+        if self.nginx is None:
+            raise Unavailable("nginx is not installed (make bench installs nginx-light)")
+        return self.nginx
 
     def profile(self, name: str, work: Callable[[], object]) -> None:
         """With `--profile`, run `work` once more under pyinstrument and keep the report."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 S3_BUCKET = "bench-s3"
 GCS_BUCKET = "bench-gcs"
@@ -38,11 +39,38 @@ def split(uri: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-def s3_client(pool: int = 32):
+def s3_client(pool: int = 32, endpoint: str | None = None):
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", config=Config(max_pool_connections=pool))
+    return boto3.client("s3", endpoint_url=endpoint, config=Config(max_pool_connections=pool))
+
+
+def write_files(root: Path, prefix: str, items: list[bytes]) -> list[str]:
+    """Write the blobs where nginx serves `prefix + sha1` from `root`; return the SHA1s."""
+    bucket, key_prefix = split(prefix)
+    folder = root / bucket / key_prefix
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = []
+    for data in items:
+        keys.append(sha1(data))
+        (folder / keys[-1]).write_bytes(data)
+    return keys
+
+
+def write_large_file(root: Path, prefix: str, tag: str, size: int) -> str:
+    """Write one large generated blob where nginx serves it, chunk by chunk; return its SHA1."""
+    bucket, key_prefix = split(prefix)
+    folder = root / bucket / key_prefix
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha1()
+    partial = folder / f"{tag}.partial"
+    with partial.open("wb") as file:
+        for chunk in large_chunks(tag, size):
+            digest.update(chunk)
+            file.write(chunk)
+    partial.rename(folder / digest.hexdigest())
+    return digest.hexdigest()
 
 
 def make_buckets() -> None:

@@ -1,8 +1,12 @@
-"""A TCP proxy on loopback that adds a fixed delay before each connection reaches its
-upstream, standing in for a network round trip. Both emulators close the connection after
-every response, so the delay is paid once per request. Run as its own process:
+"""A loopback HTTP/1.1 proxy that holds each request for a fixed delay before passing it on,
+standing in for a round trip to a cloud bucket. The delay is paid per request, also on a
+kept-alive connection (the kernel's netem, which would do this, is not available here).
+Run as its own process, so that its CPU is counted apart from the client's:
 
     python -m bench.latency_proxy --port 8124 --upstream 8123 --delay-ms 20
+
+It reads each request's head, and its body by `Content-Length` (clients of object stores
+send no chunked requests), waits, then forwards it; responses flow back untouched.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ HOST = "127.0.0.1"
 
 async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
-        while data := await reader.read(65536):
+        while data := await reader.read(1 << 20):
             writer.write(data)
             await writer.drain()
     except ConnectionError:
@@ -24,21 +28,47 @@ async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
         writer.close()
 
 
+def content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return 0
+
+
+async def requests(
+    client: asyncio.StreamReader, server: asyncio.StreamWriter, delay: float
+) -> None:
+    """Forward the client's requests one at a time, each after `delay` seconds."""
+    try:
+        while True:
+            head = await client.readuntil(b"\r\n\r\n")
+            body = await client.readexactly(content_length(head))
+            await asyncio.sleep(delay)
+            server.write(head + body)
+            await server.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        server.close()
+
+
 def handler(upstream: int, delay: float):
     async def handle(client_reader, client_writer) -> None:
-        await asyncio.sleep(delay)
         try:
             server_reader, server_writer = await asyncio.open_connection(HOST, upstream)
         except OSError:
             client_writer.close()
             return
-        await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+        await asyncio.gather(
+            requests(client_reader, server_writer, delay), pipe(server_reader, client_writer)
+        )
 
     return handle
 
 
 async def serve(port: int, upstream: int, delay: float) -> None:
-    server = await asyncio.start_server(handler(upstream, delay), HOST, port)
+    server = await asyncio.start_server(handler(upstream, delay), HOST, port, limit=1 << 20)
     async with server:
         await server.serve_forever()
 

@@ -51,6 +51,36 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def descendants(pid: int) -> list[int]:
+    """Return the processes started by `pid`, their children, and so on."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it exited meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, queue = [], list(children.get(pid, []))
+    while queue:
+        child = queue.pop()
+        found.append(child)
+        queue += children.get(child, [])
+    return found
+
+
+def tree_cpu_seconds(pid: int, exclude: tuple[int, ...] = ()) -> float:
+    """Return the CPU time process `pid` and its living descendants have used so far,
+    leaving out the processes in `exclude` (the servers the benchmark talks to)."""
+    total = time.process_time() if pid == os.getpid() else cpu_seconds(pid)  # the finer clock
+    for process in descendants(pid):
+        if process not in exclude:
+            try:
+                total += cpu_seconds(process)
+            except OSError:
+                pass  # it exited meanwhile
+    return total
+
+
 @dataclass
 class Server:
     """A server process listening on `port`."""
@@ -155,6 +185,77 @@ def emulators():
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+NGINX = "/usr/sbin/nginx"
+#: The answer to `GET /` (ListBuckets), which the seed library's S3 tier asks for first.
+BUCKET_LIST = (
+    '<?xml version="1.0" encoding="UTF-8"?><ListAllMyBucketsResult'
+    ' xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>x</ID></Owner><Buckets>'
+    "<Bucket><Name>{bucket}</Name><CreationDate>2026-01-01T00:00:00.000Z</CreationDate>"
+    "</Bucket></Buckets></ListAllMyBucketsResult>"
+)
+NGINX_CONFIG = """worker_processes 1;
+daemon off;
+master_process off;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  sendfile on;
+  keepalive_requests 1000000;
+  client_body_temp_path {folder}/body;
+  proxy_temp_path {folder}/proxy;
+  fastcgi_temp_path {folder}/fastcgi;
+  uwsgi_temp_path {folder}/uwsgi;
+  scgi_temp_path {folder}/scgi;
+  server {{
+    listen {host}:{port};
+    root {root};
+    location = / {{ default_type application/xml; return 200 '{buckets}'; }}
+    location / {{
+      dav_methods PUT DELETE;
+      create_full_put_path on;
+      client_max_body_size 0;
+    }}
+  }}
+}}
+"""
+
+
+def nginx_available() -> bool:
+    return Path(NGINX).exists()
+
+
+@contextmanager
+def nginx_s3(root: Path, bucket: str):
+    """Run nginx serving `root/<bucket>/<key>` path-style, which boto3's GetObject,
+    HeadObject, PutObject and DeleteObject take for S3 (a missing key is a 404; a PUT is
+    written to a temporary file and renamed): an S3 stand-in that spends a small fraction of
+    the client's CPU per request, where moto spends more than the client.
+
+    `make bench` installs Debian's `nginx-light` when /usr/sbin/nginx is missing.
+    """
+    if not nginx_available():
+        raise RuntimeError(f"{NGINX} is missing: apt-get install nginx-light (make bench does)")
+    port = free_port()
+    folder = root / "nginx"
+    folder.mkdir(parents=True, exist_ok=True)
+    (root / bucket).mkdir(parents=True, exist_ok=True)
+    config = folder / "nginx.conf"
+    config.write_text(
+        NGINX_CONFIG.format(
+            folder=folder,
+            host=HOST,
+            port=port,
+            root=root,
+            buckets=BUCKET_LIST.format(bucket=bucket),
+        )
+    )
+    command = [NGINX, "-c", str(config), "-p", str(folder), "-e", str(folder / "error.log")]
+    with server("nginx", command, port) as s:
+        yield s
 
 
 @contextmanager

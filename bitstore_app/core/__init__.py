@@ -5,6 +5,7 @@ Code written for the seed library (`epic.bitstore`) runs after changing its impo
 is used.
 """
 
+from . import processes as worker_processes
 from .composite import Composite
 from .exceptions import (
     BitstoreError,
@@ -34,8 +35,10 @@ from .tiers.s3 import S3Raw
 from .trace import Attempt, Fetch
 
 
-def get_many(store: Store, uris, workers: int = 16, errors: str = "raise"):
+def get_many(store: Store, uris, workers: int = 16, errors: str = "raise", processes=None):
     """Yield `store.get(uri)` for each URI in order, `workers` at a time (see `Composite`)."""
+    if processes:
+        return worker_processes.get_many(store, uris, workers, errors, processes)
     return map_in_order(store.get, uris, workers=workers, errors=errors)
 
 

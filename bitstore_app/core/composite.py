@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any, BinaryIO
 
+from . import processes as worker_processes
 from . import trace
 from .exceptions import (
     NotFoundInStore,
@@ -214,13 +215,21 @@ class Composite(Store):
                 store.forget(uri)
 
     def get_many(
-        self, uris: Iterable[str], workers: int = 16, errors: str = "raise"
+        self,
+        uris: Iterable[str],
+        workers: int = 16,
+        errors: str = "raise",
+        processes: int | None = None,
     ) -> Iterator[bytes | Exception]:
         """Yield the blobs of `uris` in input order, fetching up to `workers` at a time.
 
         With `errors="raise"` the first failure is raised at its place in the order; with
         `errors="return"` a failure is yielded in place of its blob, as the exception object.
+        With `processes`, the workers are threads of that many worker processes (see
+        `core.processes`), kept for the next call.
         """
+        if processes:
+            return worker_processes.get_many(self, uris, workers, errors, processes)
         return map_in_order(self.get, uris, workers=workers, errors=errors)
 
     def exists(self, uri: str) -> bool:

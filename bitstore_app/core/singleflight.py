@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .per_process import PerProcess, ProcessLock
 
 T = TypeVar("T")
+
+
+class _Call:
+    """One running call: its outcome, and an event made only once a second caller waits
+    (a Future per call cost as much as the rest of a cache hit's bookkeeping)."""
+
+    __slots__ = ("value", "error", "event")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.event: threading.Event | None = None
 
 
 class SingleFlight:
@@ -17,26 +29,32 @@ class SingleFlight:
 
     def __init__(self) -> None:
         # Calls led by the threads of this process: a forked child waits on none of them.
-        self._calls: PerProcess[dict[str, Future]] = PerProcess()
+        self._calls: PerProcess[dict[str, _Call]] = PerProcess()
         self._lock = ProcessLock()
 
     def do(self, key: str, work: Callable[[], T]) -> T:
         with self._lock:
             calls = self._calls.get(dict)
-            future = calls.get(key)
-            leader = future is None
+            call = calls.get(key)
+            leader = call is None
             if leader:
-                future = calls[key] = Future()
+                call = calls[key] = _Call()
+            elif call.event is None:
+                call.event = threading.Event()
         if not leader:
-            return future.result()
+            call.event.wait()
+            if call.error is not None:
+                raise call.error
+            return call.value
         try:
-            result = work()
+            call.value = work()
+            return call.value
         except BaseException as exc:
-            future.set_exception(exc)
+            call.error = exc
             raise
-        else:
-            future.set_result(result)
-            return result
         finally:
-            with self._lock:
+            with self._lock:  # under the lock, no waiter can arrive after the event is read
                 calls.pop(key, None)
+                event = call.event
+            if event is not None:
+                event.set()

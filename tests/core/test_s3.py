@@ -5,14 +5,17 @@ import logging
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
 
 from bitstore_app.core import S3Raw, StoreNotAvailable
+from bitstore_app.core.tiers.s3 import EXPECT_CONTINUE_FROM
 from tests.core.conftest import unique
 from tests.core.contract import Outage, OutageContract, RawStoreContract
 from tests.helpers import free_port, wait_for_port
+from tests.loopback import LoopbackHTTPServer
 
 #: Short timeouts, so that a closed port answers within seconds.
 FAST = {"connect_timeout": 1, "read_timeout": 5}
@@ -139,3 +142,39 @@ def test_when_every_credential_is_refused_the_store_is_not_available(moto_with_a
     store = S3Raw([refused, other_refused], endpoint_url=endpoint, **FAST)
     with pytest.raises(StoreNotAvailable):
         store.get("s3://creds/blob")
+
+
+class RecordingS3(BaseHTTPRequestHandler):
+    """Take any PUT as S3 does, remembering its Expect header (http.server answers
+    `100-continue` by itself)."""
+
+    protocol_version = "HTTP/1.1"
+    expects: list = []
+
+    def do_PUT(self):  # noqa: N802 - the http.server spelling
+        self.expects.append(self.headers.get("Expect"))
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_only_large_uploads_wait_for_the_servers_go_ahead():
+    """A small PUT is sent at once (no `Expect: 100-continue` round trip); one from
+    EXPECT_CONTINUE_FROM bytes on still waits, so a refused upload is not sent."""
+    RecordingS3.expects = []
+    server = LoopbackHTTPServer(RecordingS3).start()
+    try:
+        store = S3Raw(
+            {"aws_access_key_id": "k", "aws_secret_access_key": "s"},
+            endpoint_url=server.endpoint,
+            region_name="us-east-1",
+        )
+        store.put("s3://bucket/small", b"x" * 4096)
+        store.put("s3://bucket/large", b"x" * EXPECT_CONTINUE_FROM)
+    finally:
+        server.stop()
+    assert RecordingS3.expects == [None, "100-continue"]

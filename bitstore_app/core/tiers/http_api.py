@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, BinaryIO
 
 from ..clients import LazyClient
@@ -89,6 +90,14 @@ class HTTPAPISource(LazyClient, Sha1APISource):
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers.update(self.headers)
+        # requests reads the environment (proxy variables, .netrc, the CA bundle) again for
+        # every request: a third of the CPU of fetching a small blob. This tier talks to one
+        # host, so the same settings are read once, here, when a process makes its client.
+        session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        session.auth = requests.utils.get_netrc_auth(self.base_url)
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        session.verify = bundle or True
+        session.trust_env = False
         return session
 
     def url(self, sha1: str) -> str:
