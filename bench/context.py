@@ -28,6 +28,7 @@ class Sizes:
     disk_blobs: int = 200  # case 8: 4 KiB blobs read in turn (a twentieth as many of 1 MiB)
     disk_calls: int = 5000  # gets per contender per round
     disk_many: int = 10000  # blobs of its get_many
+    missing_count: int = 10_000  # case 19
 
 
 FULL = Sizes()
@@ -44,6 +45,7 @@ QUICK = Sizes(
     disk_blobs=20,
     disk_calls=40,
     disk_many=100,
+    missing_count=200,
 )
 
 

@@ -1,6 +1,6 @@
 """bitstore: a tiered, content-addressed blob store for Django.
 
-The public API, for views and tasks: `get`, `get_many`, `exists`, `put`, `open`, `size`,
+The public API, for views and tasks: `get`, `get_many`, `exists`, `missing`, `put`, `open`, `size`,
 `url`, their async twins (`aget`, `aget_many`, `aexists`, `aput`, `aopen`), and the errors
 they raise (all `BitstoreError`s). Importing this package touches neither models nor
 settings; each call loads the service on first use.
@@ -51,6 +51,13 @@ def exists(sha1: str) -> bool:
     from . import services
 
     return services.exists(sha1)
+
+
+def missing(hashes: Iterable[str], include_paid: bool = False) -> list[str]:
+    """Return the SHA1s of `hashes` that no tier holds; see `services.missing`."""
+    from . import services
+
+    return services.missing(hashes, include_paid=include_paid)
 
 
 @overload
@@ -150,6 +157,7 @@ __all__ = [
     "exists",
     "get",
     "get_many",
+    "missing",
     "open",
     "put",
     "size",

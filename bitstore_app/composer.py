@@ -11,6 +11,8 @@ from typing import Any
 from django.views.decorators.debug import sensitive_variables
 
 from .conf import bitstore_settings
+from .coordination import budgets, rate_limits
+from .coordination.budgets import Budget
 from .core import Sha1Cache, Sha1Composite, Sha1Store, Store
 from .core.breaker import shared_breaker
 from .core.exceptions import TierConfigError
@@ -18,6 +20,7 @@ from .core.fill_gate import FillGate
 from .core.guard import GuardedStore
 from .core.sha1 import Sha1FormatMixin
 from .core.tiers import KINDS, tier_class
+from .costs import Prices
 from .credentials import CredentialsError, resolve
 
 
@@ -40,6 +43,11 @@ class TierSpec:
     breaker_cooldown: float = 30.0
     negative_ttl: float = 5.0
     rate_limit: float = 0.0
+    price_per_1k_requests: float | None = None
+    price_per_gb_read: float | None = None
+    price_per_gb_written: float | None = None
+    monthly_request_budget: int | None = None
+    monthly_spend_budget: float | None = None
     id: int | None = None
 
     @classmethod
@@ -56,11 +64,15 @@ def build_tier(spec: TierSpec, guarded: bool = True) -> Store:
     """Return the SHA1-keyed store a tier definition describes, named after the tier.
 
     With `guarded`, it sits behind the tier's circuit breaker (shared by every store built for
-    this tier name in this process) and its negative cache; a live check passes False.
+    this tier name in this process), its negative cache, and then its limits: the rate limit
+    and the monthly budgets, shared by all processes. Every path to a tier (reads, existence
+    checks, streams, warming) goes through these, once. A live check passes False.
     """
     store = _store(spec)
     if not guarded:
         return store
+    budget = Budget(spec.monthly_request_budget, spec.monthly_spend_budget, Prices.of(spec))
+    store = rate_limits.limited(budgets.budgeted(store, budget), spec.rate_limit)
     breaker = shared_breaker(spec.name, spec.breaker_threshold, spec.breaker_cooldown)
     # Asking a cache is cheap, and another process (a warm job) may have just filled it: a
     # cache never answers "not found" from memory.

@@ -18,6 +18,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from . import spend_metrics
+from .coordination import limits_down
 from .core import breaker, trace
 from .core.outcomes import Outcome
 from .ledger import buffer as ledger
@@ -53,7 +55,6 @@ FETCHES = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
-
 TIER_SKIPS = Counter(
     "bitstore_tier_skips",
     "Fetches that did not ask a tier, by reason: circuit_open, negative_cache, rate_limited, "
@@ -103,8 +104,9 @@ def _count(fetch: trace.Fetch) -> None:
 
 
 class _ScrapeTimeCollector:
-    """Values read when scraped: the ledger's buffer in this process, and the warm jobs in
-    the database (workers run elsewhere, so their counts live in their job rows)."""
+    """Values read when scraped: the ledger's buffer in this process, the warm jobs in the
+    database (workers run elsewhere, so their counts live in their job rows), and the month's
+    spend, savings and budgets (spend_metrics.py)."""
 
     def collect(self):
         yield GaugeMetricFamily(
@@ -117,8 +119,15 @@ class _ScrapeTimeCollector:
             "Fetch records dropped because the buffer was full (the database was down).",
             value=ledger.dropped,
         )
+        yield CounterMetricFamily(
+            "bitstore_limits_redis_errors",
+            "Calls to a tier let through without their rate limit or budget in this process: "
+            "the limits' Redis failed.",
+            value=limits_down.failures,
+        )
         yield _circuit_metrics()
         yield from _warm_job_metrics()
+        yield from spend_metrics.collect()
 
     def describe(self):
         return []  # collected on scrape only: registering must not touch the database

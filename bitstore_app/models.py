@@ -60,7 +60,43 @@ class Tier(models.Model):
         validators=[MinValueValidator(0.0)],
         verbose_name="rate limit",
         help_text="Requests per second to this tier, shared by all workers (0: unlimited). "
-        "Cache warming keeps to it.",
+        "Every read, existence check and cache warming keeps to it.",
+    )
+    price_per_1k_requests = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0)],
+        verbose_name="price per 1,000 requests",
+        help_text="What 1,000 requests to this tier cost (empty: free); any currency.",
+    )
+    price_per_gb_read = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0)],
+        verbose_name="price per GB read",
+        help_text="What reading 10^9 bytes from this tier costs (egress; empty: free).",
+    )
+    price_per_gb_written = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0)],
+        verbose_name="price per GB written",
+        help_text="What writing 10^9 bytes into this tier costs (caches; empty: free).",
+    )
+    monthly_request_budget = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="monthly request budget",
+        help_text="Requests per UTC calendar month, shared by all workers; once made, the tier "
+        "is skipped until the month ends or this is raised (empty: no budget).",
+    )
+    monthly_spend_budget = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0)],
+        verbose_name="monthly spend budget",
+        help_text="Spend per UTC calendar month at this tier's prices; once spent, the tier is "
+        "skipped until the month ends or this is raised (empty: no budget).",
     )
     retries = models.PositiveSmallIntegerField(
         default=2,

@@ -22,7 +22,16 @@ from django.views.decorators.debug import sensitive_variables
 from . import index_preload, metrics
 from .composer import TierSpec, build_composite, build_tier, for_warming
 from .conf import bitstore_settings
-from .core import Fetch, Sha1Composite, breaker, map_in_order, parse_sha1, sha1_of
+from .core import (
+    Fetch,
+    Sha1Composite,
+    StoreNotAvailable,
+    breaker,
+    map_in_order,
+    parse_sha1,
+    sha1_of,
+)
+from .core.missing import find_missing
 from .core.per_process import ProcessLock
 from .core.scrub import ScrubReport, scrub_folder
 from .core.tiers.filesystem import FileSystemRaw
@@ -178,6 +187,25 @@ def get_many(
 def exists(sha1: str) -> bool:
     """Return whether any tier holds the blob (existence checks, no download)."""
     return composite().exists(parse_sha1(sha1))
+
+
+def missing(hashes: Iterable[str], include_paid: bool = False) -> list[str]:
+    """Return the SHA1s of `hashes` that no tier holds (lower case, in input order, without
+    repeats), asking with existence checks only; write-back sources only with `include_paid`.
+
+    Raise `InvalidURI` for an entry that is not a SHA1, and `StoreNotAvailable` when a tier
+    could not be asked about a blob that no other tier holds.
+    """
+    keys = [parse_sha1(sha1) for sha1 in hashes]
+    workers = bitstore_settings.GET_MANY_WORKERS
+    report = find_missing(composite(), keys, include_paid=include_paid, workers=workers)
+    if report.undecided:
+        tiers = sorted({tier for names in report.undecided.values() for tier in names})
+        count = len(report.undecided)
+        raise StoreNotAvailable(
+            ", ".join(tiers), f"could not say whether {count} blob(s) exist: try again later"
+        )
+    return report.missing
 
 
 @sensitive_variables()  # tiers hold resolved credentials

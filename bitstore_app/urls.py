@@ -1,18 +1,19 @@
-"""The blob endpoints (read, upload), warm jobs, metrics and the OpenAPI document; a project
-mounts them under a prefix of its own:
+"""The blob endpoints (read, upload, batch existence), warm jobs, metrics and the OpenAPI
+document; a project mounts them under a prefix of its own:
 
 path("bitstore/", include("bitstore_app.urls"))
 """
 
 from django.urls import path, re_path
 
-from .web import blobs, home, metrics, openapi, uploads, warm
+from .web import blobs, home, metrics, missing, openapi, uploads, warm
 
 app_name = "bitstore"
 
 urlpatterns = [
     path("", home.home, name="home"),
     path("blobs", uploads.post_blob, name="blobs"),
+    path("blobs/missing", missing.missing, name="missing"),
     # Any text after the prefix reaches the view, which answers what is wrong with it in
     # JSON (a URL pattern that did not match would answer with an HTML 404).
     re_path(r"^blobs/(?P<sha1>[\s\S]*)$", blobs.blob, name="blob"),

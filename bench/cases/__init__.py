@@ -11,6 +11,7 @@ from . import (
     latency,
     ledger_postgresql,
     ledger_statistics,
+    missing,
     third_tier,
     warming,
 )
@@ -25,6 +26,7 @@ CASES = {
     7: latency,
     8: disk_cache,
     9: blob_url_cache,
+    missing.NUMBER: missing,
     ledger_postgresql.NUMBER: ledger_postgresql,
     ledger_statistics.NUMBER: ledger_statistics,
     blob_url.NUMBER: blob_url,

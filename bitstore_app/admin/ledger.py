@@ -7,8 +7,9 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from ..core.outcomes import attempt_outcome
+from ..core.outcomes import Outcome, attempt_outcome
 from ..models import FetchRecord
+from . import skip_reasons
 from .changelists import BoundedDateChangeList
 
 
@@ -80,7 +81,7 @@ class FetchRecordAdmin(admin.ModelAdmin):
                     attempt.get("tier", "?"),
                     _said(attempt),
                     f"{attempt.get('ms', 0):.1f}",
-                    attempt.get("detail", ""),
+                    _detail(attempt),
                 )
                 for number, attempt in enumerate(record.attempts, start=1)
             ),
@@ -106,3 +107,12 @@ def _said(attempt: dict) -> str:
         return str(attempt.get("outcome", "?")).replace("_", " ")
     said = outcome.value.replace("_", " ")
     return f"{said} ({reason.replace('_', ' ')})" if reason else said
+
+
+def _detail(attempt: dict) -> str:
+    """Return the attempt's detail; for a tier that was not asked, first why, in words."""
+    outcome, reason = attempt_outcome(attempt)
+    detail = attempt.get("detail", "")
+    if outcome != Outcome.SKIPPED:
+        return detail
+    return f"{skip_reasons.explain(reason)} {detail}".strip()

@@ -17,11 +17,13 @@ from django.urls import path, reverse
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
-from .. import services
+from .. import services, spending
 from ..composer import TierSpec
 from ..models import Tier, TierStatistics
-from . import charts, statistics
+from . import budget_left, charts, statistics
 from .forms import TierForm, check_many, describe_check
+from .trend_charts import trend_charts
+from .trends import tier_trends
 
 
 @admin.register(Tier)
@@ -42,6 +44,7 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
         "write_back",
         "credentials_reference",
         "circuit",
+        "budget_left",
     ]
     list_display_links = ["name"]
     list_editable = ["enabled", "verify", "write_back"]
@@ -53,6 +56,20 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
         (None, {"fields": ["name", "kind", "location", "role", "enabled"]}),
         ("How it is read", {"fields": ["verify", "write_back"]}),
         ("Connection", {"fields": ["credentials", "options", "connect_timeout", "read_timeout"]}),
+        (
+            "Cost and limits",
+            {
+                "fields": [
+                    "rate_limit",
+                    "price_per_1k_requests",
+                    "price_per_gb_read",
+                    "price_per_gb_written",
+                    "monthly_request_budget",
+                    "monthly_spend_budget",
+                ],
+                "description": budget_left.HOW_COUNTED,
+            },
+        ),
     ]
 
     def get_fieldsets(self, request, obj=None):
@@ -73,6 +90,16 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
     def circuit(self, tier: Tier) -> str:
         """The tier's circuit breaker as this web process knows it: open means skipped."""
         return services.breaker_states().get(tier.name, "not used yet")
+
+    @admin.display(description="left this month")
+    def budget_left(self, tier: Tier) -> str:
+        """What the tier's monthly budgets leave (read once per page from the counters)."""
+        return budget_left.describe(tier, self._usage)
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        self._usage = budget_left.usage_of(changelist.result_list)
+        return changelist
 
     @admin.action(description="Enable selected tiers", permissions=["change"])
     def enable_tiers(self, request, queryset) -> None:
@@ -118,13 +145,17 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
         return reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_statistics")
 
     def statistics_view(self, request):
-        """Show each tier's hits, misses, errors, latency and bytes over a chosen window."""
+        """Show each tier's hits, misses, errors, latency, bytes and spend over a chosen
+        window, what the caches saved, who spent it, and the trends."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         window = request.GET.get("window", statistics.DEFAULT_WINDOW)
         if window not in statistics.WINDOWS:
             window = statistics.DEFAULT_WINDOW
         report = statistics.tier_statistics(window)
+        spend = spending.spend_report(report.since, report.until)
+        prices = {tier.tier: tier.prices for tier in spend.tiers}
+        trends = tier_trends(report.since, report.until, prices)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -133,6 +164,8 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
             "windows": [(name, f"?{urlencode({'window': name})}") for name in statistics.WINDOWS],
             "outcome_chart": mark_safe(charts.outcome_chart(report.tiers)),
             "latency_chart": mark_safe(charts.latency_chart(report.tiers)),
+            "spend": spend,
+            "trend_charts": [mark_safe(chart) for chart in trend_charts(trends)],
             "ledger_url": reverse(f"{self.admin_site.name}:bitstore_app_fetchrecord_changelist"),
         }
         return TemplateResponse(request, "admin/bitstore_app/tier/statistics.html", context)

@@ -3,12 +3,13 @@
 `limited(store, rate)` puts a tier behind its bucket: each call to the tier first takes a
 token, waiting for its turn when the bucket is empty. The bucket lives in Redis and is
 updated by one Lua script, so any number of processes on any number of hosts share one
-budget. Cache warming applies it (warming/one_blob.py); the service layer could wrap its
-tiers the same way, since a call to an unlimited tier costs nothing and a limited one a Redis
-round trip.
+budget. The composer applies it to every tier it builds (composer.py), so `get`, `get_many`,
+`open`, the blob URL, batch existence and cache warming all keep to it; a call to an
+unlimited tier costs nothing, a limited one a Redis round trip. A call whose turn is more
+than RATE_LIMIT_MAX_WAIT away is not made: the tier is skipped (reason `rate_limited`).
 
 Without Redis (the embedded filesystem broker), each process keeps its own bucket: the
-limit then holds per process only.
+limit then holds per process only. When Redis fails, calls go through (limits_down.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..core import StoreNotAvailable
 from ..core.per_process import ProcessLock
 from ..core.store import Store
 from ..core.wrapper import StoreWrapper, T
+from . import limits_down
 from .redis_scripts import RedisScript
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ return {1, string.format('%.6f', wait)}
 class Throttled(StoreNotAvailable):
     """The tier's rate limit leaves no turn soon enough: try again later."""
 
+    skip_reason = "rate_limited"
+
 
 class RedisBuckets:
     """Token buckets in Redis, shared by every process that uses the same database."""
@@ -62,19 +66,18 @@ class RedisBuckets:
         self.url = url
         self._take = RedisScript(url, TAKE_TOKEN, timeout=5)
 
+    shared = True
+
     def take(self, name: str, rate: float, size: float, max_wait: float) -> float | None:
         """Take a token; return the seconds to wait before using it, or None if refused."""
-        import redis
-
-        try:
-            granted, wait = self._take(keys=[KEY_PREFIX + name], args=[rate, size, max_wait])
-        except redis.RedisError as exc:
-            raise StoreNotAvailable(name, f"rate limiter: {exc}") from exc
+        granted, wait = self._take(keys=[KEY_PREFIX + name], args=[rate, size, max_wait])
         return float(wait) if int(granted) else None
 
 
 class LocalBuckets:
     """Token buckets in this process's memory: the same arithmetic as TAKE_TOKEN."""
+
+    shared = False
 
     def __init__(self) -> None:
         self._lock = ProcessLock()
@@ -121,11 +124,19 @@ def redis_url() -> str | None:
 def acquire(name: str, rate: float) -> None:
     """Wait for a turn to call the tier `name`, limited to `rate` calls per second.
 
-    Raise `Throttled` when the turn is more than RATE_LIMIT_MAX_WAIT seconds away.
+    Raise `Throttled` when the turn is more than RATE_LIMIT_MAX_WAIT seconds away; go ahead
+    at once when Redis cannot be asked.
     """
+    import redis
+
     max_wait = bitstore_settings.RATE_LIMIT_MAX_WAIT
     size = max(1.0, float(bitstore_settings.RATE_LIMIT_BURST))
-    wait = buckets().take(name, rate, size, max_wait)
+    try:
+        wait = buckets().take(name, rate, size, max_wait)
+    except redis.RedisError as exc:
+        limits_down.failed(f"rate limit of {name}", exc)
+        return
+    limits_down.answered()
     if wait is None:
         raise Throttled(name, f"rate limit of {rate:g}/s: no turn within {max_wait:g} s")
     if wait > 0:

@@ -110,8 +110,9 @@ class CircuitBreaker:
         except NotFoundInStore:
             self._answered(trial, ok=True)
             raise
-        except StoreNotAvailable:
-            self._answered(trial, ok=False)
+        except StoreNotAvailable as exc:
+            # A call its tier's limits did not let through (a skip) says nothing of the tier.
+            self._answered(trial, ok=None if getattr(exc, "skip_reason", None) else False)
             raise
         except BaseException:
             self._answered(trial, ok=None)

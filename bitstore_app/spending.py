@@ -1,0 +1,216 @@
+"""What the tiers cost over a span of time, what the caches saved, and who spent it.
+
+Spend per tier is read from the ledger's per-minute rollups (rollups.py): the requests a
+tier answered (hits, misses, errors: a skipped tier was not asked and costs nothing), the
+bytes it served and the bytes written into it, at the tier's current prices (costs.py).
+
+A cache hit saved what the blob would have cost at the source that filled the cache with it:
+the newest ledger record that wrote it back (`cache_written`) names that source; when no
+such record is left, the first write-back source in order is assumed. Spend per requester
+(user or task) is counted from the newest ledger records of the span, at most
+`SPEND_SAMPLE_SIZE` of them. Existence checks (`missing`, `exists`) are not in the ledger,
+so they are not in these sums; the budgets (coordination/budgets.py) do count them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Count, OuterRef, Subquery, Sum
+
+from .conf import bitstore_settings
+from .costs import Prices
+
+#: Requesters listed, the biggest spenders first.
+TOP_REQUESTERS = 20
+
+
+@dataclass
+class TierSpend:
+    """One tier's requests, bytes and what they cost; and what caches saved at it."""
+
+    tier: str
+    prices: Prices
+    requests: int = 0
+    bytes_read: int = 0
+    bytes_written: int = 0
+    #: Cache hits of blobs this tier filled the cache with, their bytes, and what they saved.
+    saved_hits: int = 0
+    saved_bytes: int = 0
+
+    @property
+    def spend(self) -> float:
+        return self.prices.spend(self.requests, self.bytes_read, self.bytes_written)
+
+    @property
+    def savings(self) -> float:
+        return self.prices.spend(self.saved_hits, self.saved_bytes)
+
+
+@dataclass
+class RequesterSpend:
+    """What one user or task spent."""
+
+    user_id: int | None
+    task_id: str
+    fetches: int = 0
+    spend: float = 0.0
+    label: str = ""
+
+
+@dataclass
+class SpendReport:
+    """Spend and savings per tier, and the biggest spenders, over [since, until]."""
+
+    since: datetime
+    until: datetime
+    tiers: list[TierSpend]
+    requesters: list[RequesterSpend] = field(default_factory=list)
+    #: Whether the span held more records than were counted per requester.
+    requesters_truncated: bool = False
+
+    @property
+    def priced(self) -> bool:
+        return any(t.prices.priced for t in self.tiers)
+
+    @property
+    def spend(self) -> float:
+        return sum(t.spend for t in self.tiers)
+
+    @property
+    def savings(self) -> float:
+        return sum(t.savings for t in self.tiers)
+
+
+def spend_report(since: datetime, until: datetime, requesters: bool = True) -> SpendReport:
+    """Return the spend and savings of every tier over [since, until], and with
+    `requesters` the biggest spenders."""
+    by_name = tier_spend(since, until)
+    add_savings(by_name, since, until)
+    report = SpendReport(since, until, list(by_name.values()))
+    if requesters:
+        report.requesters, report.requesters_truncated = requester_spend(by_name, since, until)
+    return report
+
+
+def tier_spend(since: datetime, until: datetime) -> dict[str, TierSpend]:
+    """Return each tier's requests and bytes over the span, by name, in the tiers' order."""
+    from .models import LedgerRollup, Tier
+    from .rollups import ALL_FETCHES
+
+    by_name = {tier.name: TierSpend(tier.name, Prices.of(tier)) for tier in Tier.objects.all()}
+    first_minute = since.replace(second=0, microsecond=0)
+    sums = (
+        LedgerRollup.objects.filter(minute__gte=first_minute, minute__lte=until)
+        .exclude(tier_name=ALL_FETCHES)
+        .values("tier_name")
+        .annotate(
+            hits=Sum("hits"),
+            misses=Sum("misses"),
+            errors=Sum("errors"),
+            invalid=Sum("invalid"),
+            bytes_read=Sum("bytes_read"),
+            bytes_written=Sum("bytes_written"),
+        )
+        .order_by()
+    )
+    for row in sums:
+        tier = by_name.get(row["tier_name"])
+        if tier is None:  # a tier since deleted or renamed: its prices are gone
+            tier = by_name[row["tier_name"]] = TierSpend(row["tier_name"], Prices())
+        tier.requests = sum(row[name] or 0 for name in ("hits", "misses", "errors", "invalid"))
+        tier.bytes_read, tier.bytes_written = row["bytes_read"] or 0, row["bytes_written"] or 0
+    return by_name
+
+
+def add_savings(by_name: dict[str, TierSpend], since: datetime, until: datetime) -> None:
+    """Add to each source the cache hits of the span whose blob it filled the cache with."""
+    from .models import FetchRecord, Tier
+
+    caches = _cache_names()
+    write_back = Tier.objects.filter(write_back=True).order_by("position", "id")
+    fallback = write_back.values_list("name", flat=True).first()
+    fills = FetchRecord.objects.filter(
+        sha1=OuterRef("sha1"), cache_written=True, created_at__lte=OuterRef("created_at")
+    ).order_by("-created_at", "-id")
+    hits = (
+        FetchRecord.objects.filter(
+            created_at__gte=since, created_at__lte=until, outcome="hit", tier_name__in=caches
+        )
+        .annotate(filler=Subquery(fills.values("tier_name")[:1]))
+        .values("filler")
+        .annotate(hits=Count("id"), bytes=Sum("size"))
+        .order_by()
+    )
+    for row in hits:
+        tier = by_name.get(row["filler"] or fallback) or by_name.get(fallback)
+        if tier is not None:
+            tier.saved_hits += row["hits"]
+            tier.saved_bytes += row["bytes"] or 0
+
+
+def requester_spend(
+    by_name: dict[str, TierSpend], since: datetime, until: datetime
+) -> tuple[list[RequesterSpend], bool]:
+    """Return the biggest spenders of the span's newest records, and whether there were more
+    records than `SPEND_SAMPLE_SIZE`."""
+    from .models import FetchRecord
+
+    limit = bitstore_settings.SPEND_SAMPLE_SIZE
+    prices = {name: tier.prices for name, tier in by_name.items() if tier.prices.priced}
+    caches = [name for name in _cache_names() if name in prices]
+    rows = (
+        FetchRecord.objects.filter(created_at__gte=since, created_at__lte=until)
+        .order_by("-created_at", "-id")
+        .values_list("user_id", "task_id", "tier_name", "size", "cache_written", "attempts")
+    )[:limit]
+    spenders: dict[tuple, RequesterSpend] = {}
+    counted = 0
+    for user_id, task_id, served_by, size, cache_written, attempts in rows.iterator(2000):
+        counted += 1
+        spender = spenders.get((user_id, task_id))
+        if spender is None:
+            spender = spenders[(user_id, task_id)] = RequesterSpend(user_id, task_id)
+        spender.fetches += 1
+        spender.spend += _record_cost(prices, served_by, size, attempts or [])
+        if cache_written and caches:
+            spender.spend += prices[caches[0]].spend(bytes_written=size)
+    top = sorted(spenders.values(), key=lambda s: -s.spend)[:TOP_REQUESTERS]
+    _label(top)
+    return top, counted >= limit
+
+
+def _cache_names() -> list[str]:
+    """The cache tiers' names, the enabled one first (write-backs went into it)."""
+    from .models import Tier
+
+    caches = Tier.objects.filter(role=Tier.CACHE).order_by("-enabled", "position", "id")
+    return list(caches.values_list("name", flat=True))
+
+
+def _record_cost(prices: dict[str, Prices], served_by: str, size: int, attempts: list) -> float:
+    """Return what one fetch cost: a request at each tier asked, the bytes at the server."""
+    cost = 0.0
+    for attempt in attempts:
+        tier = attempt.get("tier")
+        if tier in prices and attempt.get("outcome") != "skipped":
+            cost += prices[tier].per_request
+    if served_by in prices:
+        cost += prices[served_by].spend(bytes_read=size)
+    return cost
+
+
+def _label(spenders: list[RequesterSpend]) -> None:
+    from django.contrib.auth import get_user_model
+
+    ids = {s.user_id for s in spenders if s.user_id is not None}
+    users = get_user_model()
+    names = dict(users.objects.filter(pk__in=ids).values_list("pk", users.USERNAME_FIELD))
+    for spender in spenders:
+        if spender.user_id is not None:
+            spender.label = f"user {names.get(spender.user_id, spender.user_id)}"
+        elif spender.task_id:
+            spender.label = f"task {spender.task_id}"
+        else:
+            spender.label = "nobody named (a command or a shell)"
