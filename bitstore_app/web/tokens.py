@@ -101,7 +101,8 @@ def token_or_session(view: Callable) -> Callable:
         else:
             # A session: the CSRF check comes after authentication, so that an anonymous
             # caller gets the view's 401 rather than a CSRF 403.
-            refusal = csrf_denial(request) if request.user.is_authenticated else None
+            user = getattr(request, "user", None)  # None without the auth middleware
+            refusal = csrf_denial(request) if user is not None and user.is_authenticated else None
             if refusal is not None:
                 return refusal
         return view(request, *args, **kwargs)
