@@ -21,7 +21,11 @@ $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	# The pure-Python core first, in an interpreter of its own: its fork and multiprocessing
+	# tests hang when forked from the process that ran the Django suite (a test-isolation
+	# bug, found after the last merges and not yet traced).
+	$(BIN)/pytest tests/core
+	$(BIN)/pytest --ignore=tests/core
 
 # The main job on embedded defaults (SQLite, filesystem broker): web, worker and demo API.
 run: $(RUN_STAMP)
