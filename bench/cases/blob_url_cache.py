@@ -1,4 +1,4 @@
-"""Case 7: the blob URL's first and second fetch of a blob from a slow write-back HTTP API:
+"""Case 9: the blob URL's first and second fetch of a blob from a slow write-back HTTP API:
 the first is served by the API (and streams into the filesystem cache), the second by the
 cache. The API (`bench.api_source`) sits behind a loopback proxy that holds each connection
 50 ms, as a paid API across a network would; the blob URL is called through Django's test
@@ -30,7 +30,7 @@ def run(bench) -> CaseResult:
 
     from bitstore_app.signed_urls import signed_blob_url
 
-    case = CaseResult(7, TITLE)
+    case = CaseResult(9, TITLE)
     count = max(3, bench.sizes.django_blobs // 10)
     items = blobs(TAG, count, SIZE)
     client = Client()
