@@ -160,4 +160,4 @@ def test_a_malformed_job_id_is_a_json_404_and_a_huge_chunk_size_a_400(warmer, wa
     _, _, hashes = warm_tiers
     response = post(warmer, {"hashes": hashes, "chunk_size": 2**100})
     assert response.status_code == 400
-    assert "chunk_size must be a whole number from 1 to 1000000" in response.json()["error"]
+    assert "chunk_size must be a whole number from 1 to 2147483647" in response.json()["error"]
