@@ -348,9 +348,14 @@ class Composite(StreamFills, Store):
         ]
 
     def _miss_error(self, key: str, result: trace.Fetch) -> NotFoundInStore:
+        """Return why no tier served `key`: some could not be asked (retry later), or those
+        that had it held invalid data, or none had it."""
         unavailable = [a.tier for a in result.attempts if a.unavailable]
         if unavailable:
             return NotFoundWhileUnavailable(self, key, tuple(unavailable))
+        invalid = [a.tier for a in result.attempts if a.outcome == Outcome.INVALID]
+        if invalid:
+            return InvalidDataFound(", ".join(invalid), key)
         return NotFoundInStore(self, key)
 
     def write_back(self, key: str, data: bytes) -> bool:

@@ -7,7 +7,7 @@ import io
 from collections.abc import Callable
 
 from . import trace
-from .exceptions import InvalidDataFound
+from .exceptions import InvalidDataFound, StoreNotAvailable
 
 
 class RangeReader(io.RawIOBase):
@@ -46,18 +46,35 @@ class RangeReader(io.RawIOBase):
 
 
 class StreamReader(io.RawIOBase):
-    """Adapt an object with `read(n)` and `close()` (an HTTP body) to a raw file."""
+    """Adapt an object with `read(n)` and `close()` (an HTTP body) to a raw file.
 
-    def __init__(self, stream, size: int, on_close: Callable[[], None] | None = None) -> None:
+    A read that fails with one of `errors` (the transport's: a body cut short, a connection
+    reset) raises `StoreNotAvailable` naming `store`, the cause chained: an expected fault of
+    a remote tier, not a bug."""
+
+    def __init__(
+        self,
+        stream,
+        size: int,
+        on_close: Callable[[], None] | None = None,
+        *,
+        store: object = None,
+        errors: tuple[type[BaseException], ...] = (),
+    ) -> None:
         self.size = size
         self._stream = stream
         self._on_close = on_close
+        self._store = store
+        self._errors = errors
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, target) -> int:
-        data = self._stream.read(len(target))
+        try:
+            data = self._stream.read(len(target))
+        except self._errors as exc:
+            raise StoreNotAvailable(self._store, f"reading the body: {exc}") from exc
         target[: len(data)] = data
         return len(data)
 

@@ -45,14 +45,21 @@ def test_an_earlier_file_is_kept_when_the_fetch_fails(short_source, tmp_path):
     assert list(tmp_path.iterdir()) == [target]
 
 
-def test_a_blob_that_fails_its_check_at_the_end_leaves_no_file(tmp_path):
+@pytest.mark.parametrize(
+    "size",
+    [
+        pytest.param(1_600_000, id="checked-before-sending"),
+        pytest.param(6_400_000, id="checked-at-the-end"),  # over VERIFY_BEFORE_SEND_MAX_BYTES
+    ],
+)
+def test_a_blob_that_fails_its_check_leaves_no_file(tmp_path, size):
     sha1, _ = make_blob()
     folder = tmp_path / "tier"
     folder.mkdir()
-    (folder / sha1).write_bytes(b"not those bytes " * 100_000)
+    (folder / sha1).write_bytes(b"not those bytes " * (size // 16))
     Tier.objects.create(name="liar", kind="filesystem", location=str(folder), verify=True)
     target = tmp_path / "out.bin"
-    with pytest.raises(CommandError, match="invalid data"):
+    with pytest.raises(CommandError, match="liar holds invalid data"):
         call_command("bitstore_get", sha1, "-o", str(target))
     assert not target.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tier"]
@@ -68,12 +75,12 @@ def test_success_still_writes_the_whole_file(short_source, tmp_path):
     assert list(tmp_path.iterdir()) == [target]
 
 
-def test_the_command_line_shows_one_line_and_no_traceback(short_source, tmp_path, settings):
-    """The same failure from a real `manage.py` process."""
+@pytest.mark.django_db(transaction=True)
+def test_the_command_line_shows_one_line_and_no_traceback(short_source, tmp_path, live_db_url):
+    """The same failure from a real `manage.py` process, on the test's database."""
     sha1, data = make_blob(size=100_000)
     short_source.blobs[sha1] = data
-    name = settings.DATABASES["default"]["NAME"]
-    env = {"DATABASE_URL": f"sqlite:///{name}", "PATH": "/usr/bin:/bin"}
+    env = {"DATABASE_URL": live_db_url, "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
         [sys.executable, "manage.py", "bitstore_get", sha1, "-o", str(tmp_path / "out")],
         env=env,
@@ -84,4 +91,5 @@ def test_the_command_line_shows_one_line_and_no_traceback(short_source, tmp_path
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if "CommandError" in line]
     assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert errors[0].endswith("unavailable: short"), errors[0]
     assert not (tmp_path / "out").exists()

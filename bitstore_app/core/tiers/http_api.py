@@ -176,4 +176,8 @@ class HTTPAPISource(LazyClient, Sha1APISource):
         if size < 0:
             response.close()
             return super().open(sha1)
-        return StreamReader(response.raw, size)
+        import urllib3
+
+        return StreamReader(
+            response.raw, size, store=self, errors=(urllib3.exceptions.HTTPError, OSError)
+        )

@@ -297,7 +297,11 @@ class S3Raw(LazyClient, Store):
             return self._empty(uri)  # the range starts at or after the end of the blob
         content_range = response.get("ContentRange")
         size = int(content_range.rsplit("/", 1)[1]) if content_range else response["ContentLength"]
-        return StreamReader(response["Body"], size)
+        import urllib3
+
+        _, botocore = _botocore()
+        transport = (botocore.exceptions.BotoCoreError, urllib3.exceptions.HTTPError, OSError)
+        return StreamReader(response["Body"], size, store=self, errors=transport)
 
     def _empty(self, uri: str) -> BinaryIO:
         reader = BytesReader(b"")
