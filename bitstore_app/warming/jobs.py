@@ -47,11 +47,18 @@ class Entries:
             if is_sha1(item):
                 hashes[parse_sha1(item)] = None
             else:
-                malformed.append(str(item)[:200])
+                malformed.append(_shown(item))
         return cls(list(hashes), malformed)
 
     def chunks(self, size: int) -> list[list[str]]:
         return [self.hashes[start : start + size] for start in range(0, len(self.hashes), size)]
+
+
+def _shown(item: object) -> str:
+    """Return a malformed entry as the job's report keeps it: its first 200 characters,
+    those that are not printable escaped (a database may refuse NUL and lone surrogates)."""
+    text = str(item)[:200]
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def start_warm_job(

@@ -161,3 +161,14 @@ def test_a_malformed_job_id_is_a_json_404_and_a_huge_chunk_size_a_400(warmer, wa
     response = post(warmer, {"hashes": hashes, "chunk_size": 2**100})
     assert response.status_code == 400
     assert "chunk_size must be a whole number from 1 to 2147483647" in response.json()["error"]
+
+
+def test_entries_the_database_cannot_store_as_text_are_kept_escaped(warmer, warm_tiers):
+    """PostgreSQL refuses NUL in text, and UTF-8 has no lone surrogates: the job's report of
+    malformed entries keeps them escaped instead of answering 500."""
+    _, _, hashes = warm_tiers
+    body = json.dumps({"hashes": [hashes[0], "a\u0000b", "\ud83d\ude00x\ud8da", "\x1f"]})
+    response = post(warmer, body)
+    assert response.status_code == 202, response.content
+    job = WarmJob.objects.get(pk=response.json()["id"])
+    assert job.malformed_inputs == ["a\\x00b", "\U0001f600x\\ud8da", "\\x1f"]
