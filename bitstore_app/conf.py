@@ -22,6 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "LEDGER_FLUSH_INTERVAL": 1.0,
     # Records kept in memory while the database is down; past it the oldest are dropped.
     "LEDGER_MAX_BUFFER": 200_000,
+    # Seconds a process that is exiting keeps trying to write its buffer while the database
+    # refuses (SQLite locked by another exiting worker, a restarting server).
+    "LEDGER_EXIT_WAIT": 5.0,
     # Flush from a background thread (True) or only on count, exit and explicit flush().
     "LEDGER_BACKGROUND_FLUSH": True,
     # Threads used by get_many.

@@ -152,9 +152,20 @@ class LedgerBuffer:
                 except Exception as exc:  # the tier failed as it closed: still recorded
                     logger.warning("ledger: closing an open stream at exit: %s", exc)
             self.stop()
-            self.flush()
+            self._flush_before_exit(now)
         finally:
             now.closing = False
+
+    def _flush_before_exit(self, now: _Pending) -> None:
+        """Write what is left, retrying for up to `LEDGER_EXIT_WAIT` seconds while the
+        database refuses (several workers exiting at once lock a SQLite file in turn)."""
+        deadline = time.monotonic() + bitstore_settings.LEDGER_EXIT_WAIT
+        self.flush()
+        while now.records and time.monotonic() < deadline:
+            time.sleep(0.1)
+            self.flush()
+        if now.records:
+            logger.error("ledger: %d records could not be written before exit", len(now.records))
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the background thread, if one runs, and wait for it."""

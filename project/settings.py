@@ -84,6 +84,10 @@ DATABASES = {
     ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes write (web, worker, their ledgers): a transaction takes the write lock
+    # when it begins and waits for it, instead of failing at once with "database is locked"
+    # when a read inside it turns into a write.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
     # Tests on SQLite use a file (one per test run) instead of an in-memory database, so that
     # the processes a test starts (a second web process, a Celery worker) see the same data.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}

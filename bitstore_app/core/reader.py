@@ -123,7 +123,8 @@ class TracedReader(io.RawIOBase):
     def __init__(self, inner, fetch: trace.Fetch, on_close: Callable[[trace.Fetch], None]) -> None:
         self.size = inner.size
         self._inner = inner
-        self._fetch = fetch
+        #: What happened: the attempts, the bytes read, the error of a read that failed.
+        self.fetch = fetch
         self._on_close = on_close
 
     def readable(self) -> bool:
@@ -135,15 +136,15 @@ class TracedReader(io.RawIOBase):
         except Exception as exc:
             self._failed(exc)
             raise
-        self._fetch.bytes_read += count
+        self.fetch.bytes_read += count
         return count
 
     def _failed(self, exc: Exception) -> None:
-        attempt = self._fetch.attempts[-1]
+        attempt = self.fetch.attempts[-1]
         invalid = isinstance(exc, InvalidDataFound)
         attempt.outcome = trace.INVALID if invalid else trace.UNAVAILABLE
         attempt.detail = f"while reading: {exc}"
-        self._fetch.error = exc
+        self.fetch.error = exc
 
     def close(self) -> None:
         if self.closed:
@@ -152,4 +153,4 @@ class TracedReader(io.RawIOBase):
             self._inner.close()
         finally:
             super().close()
-            self._on_close(self._fetch)
+            self._on_close(self.fetch)

@@ -49,6 +49,9 @@ class Fetch:
     #: A streaming read (`Composite.open_fetch`): the open file, and how many bytes were read.
     stream: BinaryIO | None = None
     bytes_read: int = 0
+    #: Bytes handed to the client (the blob URL sets it): a stream reads ahead of what the
+    #: server has taken, so a client that hangs up was sent less than was read.
+    bytes_sent: int | None = None
 
     @property
     def outcome(self) -> Outcome:
@@ -63,4 +66,6 @@ class Fetch:
 
     @property
     def size(self) -> int:
-        return len(self.data) if self.data is not None else self.bytes_read
+        if self.data is not None:
+            return len(self.data)
+        return self.bytes_read if self.bytes_sent is None else self.bytes_sent

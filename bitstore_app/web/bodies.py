@@ -39,6 +39,9 @@ class BlobBody:
         self.stream = stream
         self.length = length
         self.sha1 = sha1
+        #: Bytes the server took: a chunk counts once the server asks for the next one (a
+        #: client that hung up fails the write, and the server stops asking).
+        self.sent = 0
         self._chunk_iterator = self._chunks()
         self._first: bytes | None = None
 
@@ -52,7 +55,10 @@ class BlobBody:
             if self._first:
                 first, self._first = self._first, None
                 yield first
-            yield from self._chunk_iterator
+                self.sent += len(first)
+            for chunk in self._chunk_iterator:
+                yield chunk
+                self.sent += len(chunk)
         except Exception as exc:
             logger.warning("blob %s: sending stopped: %s", self.sha1, exc)
             raise
@@ -72,6 +78,9 @@ class BlobBody:
             yield pending
 
     def close(self) -> None:
+        fetch = getattr(self.stream, "fetch", None)  # a recorded stream: record what was sent
+        if fetch is not None:
+            fetch.bytes_sent = self.sent
         self.stream.close()
 
 
