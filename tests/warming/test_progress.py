@@ -62,6 +62,14 @@ class Lines:
         self._thread.join(10)
 
 
+def finish(command, timeout):
+    """Return the process's stdout once it has exited. Its stderr belongs to a `Lines`
+    reader: `communicate()` would read stderr too, and take some of its lines."""
+    out = command.stdout.read()
+    command.wait(timeout=timeout)
+    return out
+
+
 def test_without_a_worker_the_command_says_what_to_start_then_goes_on_with_one(
     api, tiers, tmp_path, broker_url, queue, start_worker, worker_env
 ):
@@ -86,7 +94,7 @@ def test_without_a_worker_the_command_says_what_to_start_then_goes_on_with_one(
         assert job.status == WarmJob.QUEUED
 
         start_worker(broker_url)
-        out, _ = command.communicate(timeout=60)
+        out = finish(command, timeout=60)
     finally:
         command.kill()
     errors.join()
@@ -141,7 +149,7 @@ def test_off_a_terminal_progress_is_a_line_every_interval(api, tiers, tmp_path, 
         text=True,
     )
     errors = Lines(command.stderr)
-    out, _ = command.communicate(timeout=60)
+    out = finish(command, timeout=60)
     errors.join()
     elapsed = time.monotonic() - started
     assert command.returncode == 0, [line for _, line in errors.lines]
