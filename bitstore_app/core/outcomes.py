@@ -47,7 +47,7 @@ class SkipReason(StrEnum):
     CIRCUIT_OPEN = "circuit_open"  # it failed too often lately
     NEGATIVE_CACHE = "negative_cache"  # it said "not found" for this blob moments ago
     RATE_LIMITED = "rate_limited"  # its requests per second are used up
-    BUDGET = "budget"  # the fetch ran out of time before its turn
+    BUDGET = "budget"  # its monthly request or spend budget is used up
     INDEX = "index"  # the location index sent the fetch to a later tier, which had it
 
     @property

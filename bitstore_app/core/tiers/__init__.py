@@ -18,11 +18,6 @@ KINDS = {
 }
 
 
-def __init__(self, message: str, option: str) -> None:
-    super().__init__(message)
-    self.option = option
-
-
 def import_dotted(path: str) -> type:
     """Return the object at a dotted path such as `package.module.Class`."""
     module_name, _, attribute = path.rpartition(".")
