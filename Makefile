@@ -21,11 +21,7 @@ $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
 test: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	# The pure-Python core first, in an interpreter of its own: its fork and multiprocessing
-	# tests hang when forked from the process that ran the Django suite (a test-isolation
-	# bug, found after the last merges and not yet traced).
-	$(BIN)/pytest tests/core
-	$(BIN)/pytest --ignore=tests/core
+	$(BIN)/pytest
 
 # The main job on embedded defaults (SQLite, filesystem broker): web, worker and demo API.
 run: $(RUN_STAMP)

@@ -118,3 +118,20 @@ def own_gcs(gcs_server):
     server = OwnGCS()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_broker_connection_to_fork():
+    """Close the Celery broker connections that earlier tests (a warm job's worker ping, say)
+    left pooled in this process: in a forked child, kombu's after-fork hook closes each of
+    them and waits for an answer to the parent's pending Redis BRPOP, for ever. Processes of
+    the app never fork after using the broker (`get_many(processes=)` starts its workers from
+    a fork server); these tests fork the test process itself."""
+    import sys
+
+    if "celery" in sys.modules:
+        from celery import current_app
+
+        current_app.pool.force_close_all()
+    if "kombu.pools" in sys.modules:
+        sys.modules["kombu.pools"].reset()
