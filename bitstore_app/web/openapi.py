@@ -31,7 +31,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         413: "Too large",
         415: "A form instead of the file itself",
         416: "The range holds no byte of the blob",
-        503: "A tier could not be asked: retry later",
+        503: "A tier (or the Celery broker) could not be asked: retry later",
     }
     return {
         str(code): {
@@ -134,7 +134,7 @@ def _paths(prefix: str) -> dict[str, Any]:
                             }
                         },
                     },
-                    **_errors(400, 401, 403, 409, 413),
+                    **_errors(400, 401, 403, 409, 413, 503),
                 },
             }
         },
