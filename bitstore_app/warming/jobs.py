@@ -148,12 +148,12 @@ class BrokerUnavailable(Exception):
 
 
 def _enqueue(job_id: int, chunks: list[tuple[int, list[str]]]) -> None:
-    from kombu.exceptions import OperationalError
+    from celery.exceptions import OperationalError  # kombu's, which Celery re-exports
 
     try:
         for index, hashes in chunks:
             warm_chunk_task.apply_async((job_id, index, hashes))
-    except OperationalError as exc:  # kombu's name for "the broker cannot be reached"
+    except OperationalError as exc:  # the broker cannot be reached
         broker = warm_chunk_task.app.connection_for_write().as_uri()  # without the password
         raise BrokerUnavailable(
             f"cannot send warm job {job_id} to the Celery broker at {broker} ({exc}): is it "
