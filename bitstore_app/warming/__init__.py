@@ -5,12 +5,21 @@ The names below are the public ones (`bitstore_app.warming.start_warm_job`, ...)
 """
 
 from .chunks import retry_delay, warm_chunk
-from .jobs import MAX_CHUNK_SIZE, Entries, create_job, retry_job, run_here, start_warm_job
+from .jobs import (
+    MAX_CHUNK_SIZE,
+    BrokerUnavailable,
+    Entries,
+    create_job,
+    retry_job,
+    run_here,
+    start_warm_job,
+)
 from .one_blob import NoCacheTier
 from .workers import waiting_note
 
 __all__ = [
     "MAX_CHUNK_SIZE",
+    "BrokerUnavailable",
     "Entries",
     "NoCacheTier",
     "create_job",

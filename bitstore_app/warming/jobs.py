@@ -143,9 +143,22 @@ def _resume(job: WarmJob, entries: Entries) -> WarmJob:
     return job
 
 
+class BrokerUnavailable(Exception):
+    """The Celery broker did not take a job's chunk tasks: the job stays queued."""
+
+
 def _enqueue(job_id: int, chunks: list[tuple[int, list[str]]]) -> None:
-    for index, hashes in chunks:
-        warm_chunk_task.apply_async((job_id, index, hashes))
+    from celery.exceptions import OperationalError  # kombu's, which Celery re-exports
+
+    try:
+        for index, hashes in chunks:
+            warm_chunk_task.apply_async((job_id, index, hashes))
+    except OperationalError as exc:  # the broker cannot be reached
+        broker = warm_chunk_task.app.connection_for_write().as_uri()  # without the password
+        raise BrokerUnavailable(
+            f"cannot send warm job {job_id} to the Celery broker at {broker} ({exc}): is it "
+            "running, and is CELERY_BROKER_URL right?"
+        ) from exc
 
 
 def run_here(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.utils import timezone
 
 from ..conf import bitstore_settings
@@ -52,9 +53,17 @@ def waiting_note(job: WarmJob) -> str | None:
     from .chunk_task import warm_chunk
 
     queue = chunk_queue()
+    waiting = f"no worker has taken warm job {job.pk} in {waited:.0f} s"
+    if _is_fallback(warm_chunk.app):
+        package = (settings.SETTINGS_MODULE or "mysite.settings").split(".")[0]
+        return (
+            f"{waiting}: no Celery app is configured, so bitstore's tasks went to Celery's "
+            f"fallback app (queue '{queue}'), which no worker of the project reads; create "
+            f"{package}/celery.py and import its app in {package}/__init__.py (README, "
+            f"Install into your project, step 4), then start a worker"
+        )
     start = f"celery -A {warm_chunk.app.main} worker -Q {queue}"
     readers = workers_reading(queue)
-    waiting = f"no worker has taken warm job {job.pk} in {waited:.0f} s"
     if readers is None:
         return f"{waiting}, and the Celery broker does not answer: is it running?"
     if not readers:
@@ -63,3 +72,11 @@ def waiting_note(job: WarmJob) -> str | None:
         f"{waiting}, although {len(readers)} worker(s) read the queue '{queue}' "
         f"({', '.join(readers)}): they are busy with other tasks, or cannot reach the database"
     )
+
+
+def _is_fallback(app) -> bool:
+    """Return whether `app` is the app Celery makes up when a process never created one (the
+    project's celery.py was never imported): its configuration is not the project's."""
+    # celery._state makes it as Celery("default", set_as_current=False); a project's app is
+    # named after the project and made the current app.
+    return app.main == "default" and not app.set_as_current

@@ -11,6 +11,7 @@ from .. import services
 from ..core import InvalidURI, StoreNotAvailable
 from . import access
 from .responses import allow_methods, json_error
+from .tokens import token_or_session
 
 #: The most SHA1s one request may ask about (REAPI servers cap FindMissingBlobs alike).
 MAX_HASHES = 10_000
@@ -18,6 +19,7 @@ MAX_HASHES = 10_000
 RETRY_AFTER = "30"
 
 
+@token_or_session  # a read token, or a session with its CSRF check (after authentication)
 @allow_methods("POST")
 def missing(request: HttpRequest) -> HttpResponse:
     """Answer `{"missing": [...]}`: the SHA1s of the body that no tier holds.

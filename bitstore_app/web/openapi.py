@@ -1,4 +1,5 @@
-"""The OpenAPI 3 document of the blob, upload, warm and metrics endpoints, at /openapi.json.
+"""The OpenAPI 3 document of the blob, upload, batch existence, warm and metrics endpoints, at
+/openapi.json.
 
 CI runs schemathesis against a live server with it (tests/web/test_openapi.py): every
 response's status, content type and body must be one the document names.
@@ -11,6 +12,7 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 
+from .missing import MAX_HASHES
 from .responses import allow_methods
 from .warm import MAX_CHUNK_SIZE
 
@@ -29,7 +31,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         413: "Too large",
         415: "A form instead of the file itself",
         416: "The range holds no byte of the blob",
-        503: "A tier could not be asked: retry later",
+        503: "A tier (or the Celery broker) could not be asked: retry later",
     }
     return {
         str(code): {
@@ -90,6 +92,29 @@ def _paths(prefix: str) -> dict[str, Any]:
                 "responses": {"200": STORED, "201": STORED, **UPLOAD_ERRORS},
             }
         },
+        f"{prefix}blobs/missing": {
+            "post": {
+                "operationId": "findMissingBlobs",
+                "summary": "Which of these SHA1s no tier holds (existence checks only)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/MissingRequest"}
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "The SHA1s no tier holds, lower case, in input order",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Missing"}}
+                        },
+                    },
+                    **_errors(400, 401, 403, 413, 503),
+                },
+            }
+        },
         f"{prefix}warm": {
             "post": {
                 "operationId": "startWarmJob",
@@ -109,7 +134,7 @@ def _paths(prefix: str) -> dict[str, Any]:
                             }
                         },
                     },
-                    **_errors(400, 401, 403, 409, 413),
+                    **_errors(400, 401, 403, 409, 413, 503),
                 },
             }
         },
@@ -169,6 +194,26 @@ SCHEMAS: dict[str, Any] = {
             "size": COUNT,
             "created": {"type": "boolean"},
             "url": {"type": "string"},
+        },
+    },
+    "MissingRequest": {
+        "oneOf": [
+            {"type": "array", "items": {"type": "string"}, "maxItems": MAX_HASHES},
+            {
+                "type": "object",
+                "required": ["hashes"],
+                "properties": {
+                    "hashes": {"type": "array", "items": {"type": "string"}},
+                    "include_paid": {"type": "boolean"},
+                },
+            },
+        ]
+    },
+    "Missing": {
+        "type": "object",
+        "required": ["missing"],
+        "properties": {
+            "missing": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-f]{40}$"}}
         },
     },
     "WarmRequest": {

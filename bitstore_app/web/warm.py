@@ -43,6 +43,8 @@ def warm(request: HttpRequest) -> HttpResponse:
         job = warming.start_warm_job(hashes, chunk_size, created_by=request.user.pk)
     except warming.NoCacheTier as exc:
         return json_error(409, str(exc))
+    except warming.BrokerUnavailable as exc:
+        return json_error(503, str(exc), {"Retry-After": "30"})
     url = reverse("bitstore:warm-job", args=[job.pk])
     state = {"id": job.pk, "url": url, "total": job.total, "malformed": job.malformed}
     return JsonResponse(state, status=202, headers={"Location": url})

@@ -64,6 +64,23 @@ def test_spend_and_savings_per_tier(priced):
     assert report.spend == pytest.approx(5 + 3 * n) and report.savings == tiers["paid"].savings
 
 
+def test_a_cache_hit_saves_what_the_source_that_filled_it_would_cost(make_tier):
+    """Two write-back sources: hits of a blob the second one filled are its savings, not the
+    first's (the first write-back source stands in only when no fill is recorded)."""
+    make_tier("cache", role="cache")
+    make_tier("first-paid", write_back=True, price_per_1k_requests=1000.0)
+    second = make_tier("second-paid", write_back=True, price_per_1k_requests=5000.0)
+    sha1, data = blob("only the second paid source has it")
+    store_blob(second, data)
+    for _ in range(3):  # the fill from second-paid, then two cache hits
+        assert services.get(sha1) == data
+    ledger.buffer.flush()
+    now = timezone.now()
+    tiers = by_tier(spending.spend_report(now - timedelta(hours=1), now))
+    assert (tiers["second-paid"].saved_hits, tiers["second-paid"].savings) == (2, 10.0)
+    assert tiers["first-paid"].saved_hits == 0
+
+
 def test_spend_per_requester(priced):
     n = priced["filled"]
     now = timezone.now()

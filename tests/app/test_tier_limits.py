@@ -66,6 +66,28 @@ def test_a_rate_limited_tier_is_skipped_on_every_path(limits_redis, tmp_path):
     assert services.breaker_states()[first] == "closed"
 
 
+def test_every_path_keeps_to_the_rate_limit_of_the_only_holder(limits_redis, tmp_path):
+    """The blob is in one rate-limited tier, whose turn another worker took: every path must
+    go without it (a path that ignored the limit would return the blob)."""
+    sha1, data = make_blob()
+    root = tmp_path / "only"
+    root.mkdir()
+    (root / sha1).write_bytes(data)
+    name = f"only-{uuid.uuid4().hex[:10]}"
+    Tier.objects.create(name=name, kind="filesystem", location=str(root), rate_limit=0.01)
+    rate_limits.buckets().take(name, 0.01, 1, 10)  # the next turn is 100 s away
+    [attempt] = skipped(services.fetch(sha1), name)
+    assert attempt.reason == "rate_limited"
+    with pytest.raises(bitstore_app.NotFoundInStore):
+        bitstore_app.get(sha1)
+    [failed] = bitstore_app.get_many([sha1], errors="return")
+    assert isinstance(failed, bitstore_app.NotFoundInStore)
+    with pytest.raises(bitstore_app.NotFoundInStore):
+        bitstore_app.open(sha1)
+    with pytest.raises(bitstore_app.StoreNotAvailable):
+        bitstore_app.missing([sha1])  # not reported missing: the tier could not be asked
+
+
 def test_the_blob_url_answers_503_with_retry_after_when_the_only_holder_is_limited(
     limits_redis, tmp_path
 ):

@@ -2,6 +2,7 @@
 sums the counts of every worker, also of one that exited, and a worker that exits writes its
 ledger records first."""
 
+import hashlib
 import json
 import os
 import re
@@ -33,7 +34,7 @@ NO_FLUSH = {"LEDGER_FLUSH_COUNT": 100_000, "LEDGER_FLUSH_INTERVAL": 3600}
 class Gunicorn:
     """`gunicorn -c python:bitstore_app.gunicorn_config -w 3 project.wsgi`, as README says."""
 
-    def __init__(self, database_url, folder, metrics_folder=None):
+    def __init__(self, database_url, folder, metrics_folder=None, options=()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.access_log = folder / "access.log"
@@ -54,6 +55,7 @@ class Gunicorn:
             *(sys.executable, "-m", "gunicorn", "-c", "python:bitstore_app.gunicorn_config"),
             *("--workers", "3", "--bind", f"127.0.0.1:{self.port}"),
             *("--access-logfile", str(self.access_log), "--access-logformat", "%(p)s %(U)s"),
+            *options,
             "project.wsgi",
         ]
         with open(self.log, "wb") as output:
@@ -125,6 +127,10 @@ def scrape(url):
 
 
 def assert_every_fetch_counted(url, count):
+    # A fetch is counted when its response is closed, which a worker thread does after the
+    # client has the last byte (and gunicorn has logged the request): wait for the last one.
+    fetches = ("bitstore_fetches_total", (("outcome", "hit"),))
+    wait_until(lambda: scrape(url).get(fetches) == count, 10, "not every fetch was counted")
     # Each scrape is answered by whichever worker accepts it: every one must give the sum.
     for _ in range(6):
         samples = scrape(url)
@@ -198,3 +204,25 @@ def test_a_metrics_folder_of_ones_own_starts_empty(live_db_url, tmp_path):  # no
         assert workers <= server.workers() and workers, "only this run's workers count there"
     finally:
         server.stop()
+
+
+def test_a_stream_longer_than_the_worker_timeout_is_sent_whole(live_db_url, tmp_path):  # noqa: F811
+    """A slow client reads a big blob for several times gunicorn's worker timeout: the worker
+    that streams it is not taken for a hung one and killed mid-blob."""
+    timeout = 2  # a worker's main loop tells the master it lives about every second
+    big = os.urandom(32 * 1024 * 1024)  # far more than the loopback socket buffers hold
+    sha1 = FolderTier(tmp_path / "tier").add(big)
+    server = Gunicorn(live_db_url, tmp_path, options=("--timeout", str(timeout)))
+    try:
+        digest, received, reads = hashlib.sha1(), 0, 0
+        with requests.get(f"{server.url}{signed_blob_url(sha1)}", stream=True, timeout=30) as r:
+            assert r.status_code == 200
+            for chunk in r.iter_content(256 * 1024):
+                digest.update(chunk)
+                received += len(chunk)
+                reads += 1
+                time.sleep(0.05)  # the client's pace, not a wait for an event: 128 reads
+        assert (received, digest.hexdigest()) == (len(big), sha1)
+    finally:
+        server.stop()
+    assert "WORKER TIMEOUT" not in server.log.read_text()

@@ -1,8 +1,9 @@
 """The wheel, as a Django shop adopts it: built from this checkout, installed into a virtualenv
 of its own, and set up in a new `startproject` by following README's "Install into your
 project" word for word (its code blocks are read from README, so the two cannot drift apart).
-Then, as the new user would: the admin's pages, a blob by `bitstore_app.get` and by URL, and a
-warm job on the Celery worker README started."""
+Then, as the new user would: `check` with nothing to say, every admin page of the app, a blob
+by `bitstore_app.get` and by URL, a warm job on the Celery worker README started, and an API
+token made in the admin that reads and uploads."""
 
 import os
 import re
@@ -170,6 +171,11 @@ def test_the_readme_install_gives_a_working_app(project):
     assert "dj-database-url" not in installed
     folder = project.folder
     assert (folder / "static" / "bitstore_app" / "statistics.css").exists()  # collectstatic
+    # README's steps leave nothing for `check` to warn about (startproject's DEBUG is on).
+    checked = subprocess.run(
+        ["python", "manage.py", "check"], cwd=folder, env=project.env, capture_output=True
+    )
+    assert checked.returncode == 0 and b"no issues" in checked.stdout, checked.stderr
 
     # A blob in the source folder, read with bitstore_app.get (it comes through the tiers).
     sha1 = hashlib_sha1(SERVED_BLOB)
@@ -193,6 +199,24 @@ def test_the_readme_install_gives_a_working_app(project):
     # The blob URL, for the logged-in superuser; the ledger records who asked.
     response = web.get(f"/bitstore/blobs/{sha1}")
     assert response.content == SERVED_BLOB
+
+    # An API token made in the admin (shown once, on a page of its own), used by a program.
+    web.page("/admin/bitstore_app/apitoken/add/", "Scopes")
+    created = web.post(
+        "/admin/bitstore_app/apitoken/add/",
+        {"user": "1", "name": "a program", "scopes": ["read", "upload"]},
+    )
+    token = re.search(r'id="new-token"[^>]*>(bst_[^<]+)<', created.text).group(1)
+    web.page("/admin/bitstore_app/apitoken/", "a program")
+    program = {"Authorization": f"Bearer {token}"}
+    base = web.base
+    read = requests.get(f"{base}/bitstore/blobs/{sha1}", headers=program, timeout=30)
+    assert (read.status_code, read.content) == (200, SERVED_BLOB)
+    uploaded = requests.post(
+        f"{base}/bitstore/blobs", data=b"uploaded", headers=program, timeout=30
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    assert (folder / "blob-cache" / hashlib_sha1(b"uploaded")).read_bytes() == b"uploaded"
 
     # README's route sends the chunks to the queue its worker reads (and the note names).
     queue = "from bitstore_app.warming.workers import chunk_queue; print(chunk_queue())"
@@ -222,13 +246,18 @@ def test_the_readme_install_gives_a_working_app(project):
     jobs = web.page("/admin/bitstore_app/warmjob/", "Done")
     job_id = re.search(r'href="/admin/bitstore_app/warmjob/(\d+)/change/', jobs).group(1)
     web.page(f"/admin/bitstore_app/warmjob/{job_id}/change/", "Done", "warmed")
+    web.page("/admin/", "Statistics", "API tokens", "Blob")
+    web.page(f"/admin/bitstore_app/blob/?sha1={sha1}", "holds it", "Upload a file")
+    web.page("/bitstore/", "OpenAPI document")  # where "View site" leads
+    assert web.get("/bitstore/openapi.json").json()["openapi"].startswith("3.")
 
-    # The middleware README adds: the ledger knows who fetched the blob URL.
+    # The middleware README adds: the ledger knows who fetched the blob URL, by session and
+    # by token.
     who = (
         "from bitstore_app.models import FetchRecord; from django.contrib.auth.models import User;"
         " print(FetchRecord.objects.filter(user_id=User.objects.get(username='admin').pk).count())"
     )
-    assert project.sh(f'python manage.py shell -v 0 -c "{who}"') == "1\n"
+    assert project.sh(f'python manage.py shell -v 0 -c "{who}"') == "2\n"  # session, token
     assert "Traceback" not in log.read_text()
 
 
@@ -263,6 +292,14 @@ class Browser:
 
     def get(self, path):
         response = self.session.get(f"{self.base}{path}", timeout=30)
+        assert response.status_code == 200, f"{path}: {response.status_code}"
+        return response
+
+    def post(self, path, data):
+        """Post a form as the admin's pages do (with the CSRF token); return the answer."""
+        url = f"{self.base}{path}"
+        data = {**data, "csrfmiddlewaretoken": self.session.cookies["csrftoken"]}
+        response = self.session.post(url, data=data, headers={"Referer": url}, timeout=30)
         assert response.status_code == 200, f"{path}: {response.status_code}"
         return response
 

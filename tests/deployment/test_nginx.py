@@ -2,6 +2,7 @@
 configuration: static files from STATIC_ROOT, blobs streamed through, `/metrics` closed to
 addresses outside the Prometheus network."""
 
+import hashlib
 import os
 import re
 import shutil
@@ -12,10 +13,11 @@ import pytest
 import requests
 
 from bitstore_app.signed_urls import signed_blob_url
+from bitstore_app.web.tokens import issue
 from tests.app.conftest import REPO, live_db_url  # noqa: F401 - the test database
 from tests.deployment.test_gunicorn import Gunicorn
 from tests.helpers import free_port, require_service, wait_for_port
-from tests.web.conftest import FolderTier
+from tests.web.conftest import FolderTier, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -53,7 +55,7 @@ def nginx(tmp_path, live_db_url):  # noqa: F811
 worker_processes 1;
 {"user root;" if os.geteuid() == 0 else ""}  # the test's folders are its user's alone
 pid {tmp_path}/nginx.pid;
-error_log {tmp_path}/nginx-error.log;
+error_log {tmp_path}/nginx-error.log warn;  # warn: a request body spooled to disk
 events {{ worker_connections 64; }}
 http {{
     access_log off;
@@ -90,3 +92,19 @@ def test_nginx_serves_static_files_streams_blobs_and_closes_metrics(nginx, tmp_p
     # From 127.0.0.1, as every request reaches gunicorn: nginx itself must refuse it.
     refused = requests.get(f"{nginx}/bitstore/metrics", timeout=10)
     assert refused.status_code == 403 and "nginx" in refused.text
+
+
+def test_uploads_up_to_the_size_setting_pass_nginx_streamed(nginx, tmp_path):
+    cache = FolderTier(tmp_path / "cache", name="cache", role="cache")
+    _, token = issue(make_user("nginx-uploader", "add_blob"), "uploads", ["upload"])
+    program = {"Authorization": f"Bearer {token}"}
+    # Past the 20 MB that a warm job's list needs, within UPLOAD_MAX_SIZE (5 GiB).
+    data = os.urandom(24 * 1024 * 1024)
+    sha1 = hashlib.sha1(data).hexdigest()
+    put = requests.put(f"{nginx}/bitstore/blobs/{sha1}", data=data, headers=program, timeout=60)
+    assert put.status_code == 201, put.text[:500]
+    assert (cache.root / sha1).read_bytes() == data
+    posted = requests.post(f"{nginx}/bitstore/blobs", data=data, headers=program, timeout=60)
+    assert (posted.status_code, posted.json()["created"]) == (200, False)
+    # nginx hands the body on as it arrives instead of spooling it to its own disk first.
+    assert "buffered to a temporary file" not in (tmp_path / "nginx-error.log").read_text()

@@ -3,10 +3,12 @@ its progress is a line every few seconds in a log, and a bar redrawn in place on
 (a pty). The admin's job page says the same as the command."""
 
 import html
+import json
 import os
 import pty
 import re
 import select
+import shutil
 import subprocess
 import sys
 import threading
@@ -16,6 +18,8 @@ import pytest
 from django.urls import reverse
 
 from bitstore_app.models import WarmJob
+from tests.helpers import require_service
+from tests.resilience.processes import RedisProcess
 from tests.warming.conftest import REPO, make_blobs
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -207,3 +211,36 @@ def read_terminal(controller, process, timeout=60):
     process.wait(10)
     os.close(controller)
     return output.decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_without_a_celery_app_the_command_says_to_define_one(
+    api, tiers, tmp_path, live_db_url, worker_env
+):
+    require_service("redis-server", lambda: shutil.which("redis-server") is not None)
+    broker = RedisProcess(tmp_path / "redis")  # the fallback app's queue is nobody else's
+    broker.folder.mkdir()
+    broker.start()
+    file, _ = hashes_file(tmp_path, api, 3, seed=43)
+    env = worker_env() | {
+        "DJANGO_SETTINGS_MODULE": "tests.warming.no_celery_app_settings",
+        "BITSTORE_TEST_CONFIG": json.dumps({"WARM_WORKER_WAIT": 0.5}),
+        "CELERY_BROKER_URL": broker.url,
+    }
+    command = subprocess.Popen(
+        [sys.executable, "-m", "django", "bitstore_warm", str(file)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        errors = Lines(command.stderr)
+        note = errors.wait_for("no worker has taken", timeout=30)
+    finally:
+        command.kill()
+        command.wait(10)
+        broker.kill()
+    assert "no Celery app is configured" in note, note
+    assert "tests/celery.py" in note and "tests/__init__.py" in note, note
+    assert "-A default" not in note

@@ -122,6 +122,37 @@ def test_endpoint_needs_view_blob(tiers, db):
     assert Client().get(reverse("bitstore:missing")).status_code == 405
 
 
+def test_endpoint_takes_a_read_token_without_csrf_and_checks_a_sessions(tiers):
+    from bitstore_app.web.tokens import issue
+
+    [nowhere] = absent()
+    payload = json.dumps([tiers["cache"], nowhere])
+    url = reverse("bitstore:missing")
+    user = make_user("missing-program", "view_blob")
+    checked = Client(enforce_csrf_checks=True)  # as a program or a browser meets the server
+
+    _, read = issue(user, "reader", ["read"])
+    answer = checked.post(url, payload, "application/json", headers=bearer(read))
+    assert (answer.status_code, answer.json()) == (200, {"missing": [nowhere]})
+    _, warm_only = issue(user, "warmer", ["warm"])
+    answer = checked.post(url, payload, "application/json", headers=bearer(warm_only))
+    assert answer.status_code == 403 and "lacks the 'read' scope" in answer.json()["error"]
+    answer = checked.post(url, payload, "application/json", headers=bearer("bst_unknown"))
+    assert answer.status_code == 401 and "not known" in answer.json()["error"]
+
+    checked.force_login(user)  # a session still needs its CSRF header, and hears why in JSON
+    answer = checked.post(url, payload, "application/json")
+    assert answer.status_code == 403 and "CSRF" in answer.json()["error"]
+    checked.get(reverse("admin:login"))  # sets the CSRF cookie, as a page of the site does
+    csrf = {"X-CSRFToken": checked.cookies["csrftoken"].value}
+    answer = checked.post(url, payload, "application/json", headers=csrf)
+    assert (answer.status_code, answer.json()) == (200, {"missing": [nowhere]})
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
 def test_endpoint_answers_503_when_a_tier_cannot_be_asked(tiers, reader_client, api):
     api.fail_with = 503
     response = post(reader_client, {"hashes": absent(1), "include_paid": True})

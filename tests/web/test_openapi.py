@@ -46,6 +46,7 @@ def test_the_document_is_served_at_a_stable_url(served):
     assert set(document["paths"]) == {
         "/bitstore/blobs/{sha1}",
         "/bitstore/blobs",
+        "/bitstore/blobs/missing",
         "/bitstore/warm",
         "/bitstore/warm/{job_id}",
         "/bitstore/metrics",

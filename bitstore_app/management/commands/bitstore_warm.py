@@ -60,7 +60,7 @@ class Command(BaseCommand):
                 if no_wait:
                     return
                 job = self.wait(job, progress)
-        except (warming.NoCacheTier, ValueError) as exc:
+        except (warming.NoCacheTier, warming.BrokerUnavailable, ValueError) as exc:
             raise CommandError(str(exc)) from None
         progress.show(job, final=True)
         progress.end()
