@@ -21,4 +21,6 @@ urlpatterns = [
     re_path(r"^warm/(?P<job_id>[\s\S]*)$", warm.warm_job, name="warm-job"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("openapi.json", openapi.document, name="openapi"),
+    # Last: any other path under the prefix is a JSON 404, like every error here.
+    re_path(r"^(?P<path>[\s\S]+)$", home.unknown, name="unknown"),
 ]

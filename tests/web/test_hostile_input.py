@@ -113,3 +113,11 @@ def test_a_signed_url_does_not_serve_under_another_download_name(folder_tier):
 def test_the_admin_date_filters_never_500(admin_client, query, page):
     response = admin_client.get(f"/admin/bitstore_app/{page}/?{query}")
     assert response.status_code in (200, 302), response.status_code
+
+
+@pytest.mark.parametrize("path", ["nothing", "blob/abc", "warmers", "openapi.yaml"])
+def test_a_path_under_the_prefix_that_names_no_endpoint_is_a_json_404(client, path):
+    response = client.get(f"/bitstore/{path}")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert "no endpoint at" in response.json()["error"]
