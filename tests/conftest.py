@@ -9,6 +9,11 @@ import requests
 
 from tests.helpers import free_port, require_service, wait_for_port
 
+# The gunicorn processes tests start (and their children) make no control socket: gunicorn 26
+# puts every instance's at the same path, ~/.gunicorn/gunicorn.ctl, which concurrent test
+# runs on one machine would share.
+os.environ.setdefault("GUNICORN_CMD_ARGS", "--no-control-socket")
+
 
 @dataclass
 class S3Server:
