@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from .. import services
 from ..core import InvalidURI, StoreNotAvailable
 from . import access
+from .json_body import read_json
 from .responses import allow_methods, json_error
+from .tokens import token_or_session
 
 #: The most SHA1s one request may ask about (REAPI servers cap FindMissingBlobs alike).
 MAX_HASHES = 10_000
@@ -18,6 +18,7 @@ MAX_HASHES = 10_000
 RETRY_AFTER = "30"
 
 
+@token_or_session  # a token, or a session with its CSRF check (after authentication)
 @allow_methods("POST")
 def missing(request: HttpRequest) -> HttpResponse:
     """Answer `{"missing": [...]}`: the SHA1s of the body that no tier holds.
@@ -43,10 +44,7 @@ def missing(request: HttpRequest) -> HttpResponse:
 
 
 def _missing_request(request: HttpRequest) -> tuple[list, bool]:
-    try:
-        payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError("the body must be JSON: a list of SHA1s") from None
+    payload = read_json(request, "a list of SHA1s")
     include_paid = False
     if isinstance(payload, dict):
         payload, include_paid = payload.get("hashes"), payload.get("include_paid", False)
