@@ -67,13 +67,19 @@ class StreamFills:
             if committed:
                 p.result.cache_written = True
                 self._written(p.key, self.cache)
-            if claim is not None:
-                claim.release()
+            if claim is not None:  # a fill dropped because its reader left: another takes over
+                claim.release(dropped=reader.left_early)
 
         check = self.check_for(p.key, store) or _NoCheck()
-        return CheckedReader(
-            stream, check, writer, finish_max=self.fill_after_disconnect_max_bytes, on_done=done
+        reader = CheckedReader(
+            stream,
+            check,
+            writer,
+            finish_max=self.fill_after_disconnect_max_bytes,
+            on_progress=claim.touch if claim is not None else lambda: None,
+            on_done=done,
         )
+        return reader
 
     def _fill_later(self, key: str) -> None:
         """Fill the cache with the whole blob in the background (after a range was served)."""

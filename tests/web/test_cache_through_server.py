@@ -7,6 +7,7 @@ import hashlib
 import os
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -104,6 +105,48 @@ def test_16_concurrent_gets_make_one_api_request(api, cache_dir, start_server, r
         results = list(pool.map(one, range(16)))
     assert results == [(200, sha1)] * 16
     assert api.counts()[sha1] == 1, server.text()[-3000:]
+    assert (cache_dir / sha1).read_bytes() == data
+
+
+def read_slowly(server, sha1, rate):
+    """GET the blob on a socket as a slow client would, at about `rate` bytes a second;
+    return the status line and the body. The kernel's buffers let the server run ahead of
+    the client by a few MB at most, so the server's fill takes about as long as the client."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as connection:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        head = f"GET {signed_blob_url(sha1)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        connection.sendall(f"{head}Connection: close\r\n\r\n".encode())
+        received = b""
+        while chunk := connection.recv(256 * 1024):
+            received += chunk
+            time.sleep(len(chunk) / rate)  # the client's pace, not a wait for anything
+    head, body = received.split(b"\r\n\r\n", 1)
+    return head.split(b"\r\n", 1)[0], body
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_slow_client_s_fill_is_followed_for_as_long_as_it_lasts(
+    api, cache_dir, start_server, redis_url, processes
+):
+    # The first client reads the blob in about 3 s; the leases last 1 s and the readers wait
+    # 1 s after a fill's last progress. The second client asks while the first one reads
+    # (from the same server, or from another process sharing the leases in Redis): it follows
+    # the fill, however long the fill takes, instead of asking the API again.
+    size = 24 * 1024 * 1024
+    sha1, data = blob(size)
+    api.blobs[sha1] = data
+    bitstore = {"LEASE_REDIS_URL": redis_url, "LEASE_TTL": 1.0}
+    first = start_server(bitstore=bitstore)
+    second = first if processes == 1 else start_server(bitstore=bitstore)
+    for server in {first, second}:
+        fetch(server, blob()[0])  # each process builds its configuration first
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(read_slowly, first, sha1, rate=size / 3)
+        wait_until(lambda: api.counts()[sha1] == 1, message="the first fill did not start")
+        response = fetch(second, sha1)
+        assert (response.status_code, response.content == data) == (200, True)
+        assert slow.result() == (b"HTTP/1.1 200 OK", data)
+    assert api.counts()[sha1] == 1, second.text()[-3000:]
     assert (cache_dir / sha1).read_bytes() == data
 
 
