@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from bitstore_app.models import Tier
+from bitstore_app.models import FetchRecord, Tier
 from bitstore_app.signed_urls import signed_blob_url
 from tests.app.conftest import live_db_url  # noqa: F401 - the test database, for the server
 from tests.warming.source_api import SourceAPI
@@ -166,6 +166,14 @@ def test_a_damaged_cache_file_is_answered_right_and_repaired(api, cache_dir, sta
     assert api.counts()[sha1] == 2  # the API once more, to refill the cache
     assert fetch(server, sha1).content == data
     assert api.counts()[sha1] == 2
+    records = FetchRecord.objects.filter(sha1=sha1).order_by("id")
+    wait_until(lambda: records.count() == 3, message="the fetches were not recorded")
+    repair = records[1]  # the damaged entry is recorded invalid, and the API refilled it
+    assert [(a["tier"], a["outcome"]) for a in repair.attempts] == [
+        ("cache", "invalid"),
+        ("api", "hit"),
+    ]
+    assert (repair.outcome, repair.tier_name, repair.cache_written) == ("hit", "api", True)
 
 
 @pytest.mark.parametrize("kind", ["runserver", "gunicorn"])
@@ -186,6 +194,24 @@ def test_a_large_corrupted_cache_file_is_cut_short_removed_and_then_served_right
     wait_until(lambda: not (cache_dir / sha1).exists(), message="the entry was not removed")
     assert fetch(server, sha1).content == data
     assert (cache_dir / sha1).read_bytes() == data
+
+
+@pytest.mark.parametrize("size", [200_000, 6 * 1024 * 1024])
+def test_wrong_bytes_from_a_source_without_verify_are_never_served_whole_nor_cached(
+    api, cache_dir, start_server, size
+):
+    sha1, _ = blob(size)
+    api.blobs[sha1] = os.urandom(size)  # other bytes of the same size; verify is not ticked
+    server = start_server()
+    if size <= 4 * 1024 * 1024:  # checked before any header: no tier has the right bytes
+        response = fetch(server, sha1)
+        assert response.status_code == 404 and "error" in response.json()
+    else:  # checked as it streams: cut short before its last chunk
+        assert len(read_raw(server, sha1)) < size
+    assert not (cache_dir / sha1).exists() and no_partial_files(cache_dir)
+    record = FetchRecord.objects.filter(sha1=sha1)
+    wait_until(record.exists, message="the fetch was not recorded")
+    assert [a["outcome"] for a in record.get().attempts] == ["not_found", "invalid"]
 
 
 def read_raw(server, sha1, stop_after=None):
