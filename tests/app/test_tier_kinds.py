@@ -137,6 +137,27 @@ def test_write_back_fills_the_cache_and_the_api_is_asked_once(blob_api, tmp_path
     assert blob_api.count("GET", sha1) == 1
 
 
+@pytest.mark.parametrize("path", ["get", "get_many", "open", "open a large blob"])
+def test_every_read_path_fills_the_cache_from_a_write_back_source(blob_api, tmp_path, path):
+    cache = backends.FileSystemBackend(tmp_path / "cache")
+    make_tier(cache, name="cache", role=Tier.CACHE, position=0)
+    make_tier(backends.HTTPAPIBackend(blob_api), name="api", position=1, write_back=True)
+    # A large blob streams through the cache's writer; a small one is read and checked whole.
+    data = os.urandom(6 * 1024 * 1024 if path == "open a large blob" else 1000)
+    sha1 = hashlib.sha1(data).hexdigest()
+    blob_api.blobs[sha1] = data
+    if path == "get":
+        assert bitstore_app.get(sha1) == data
+    elif path == "get_many":
+        assert list(bitstore_app.get_many([sha1])) == [data]
+    else:
+        with bitstore_app.open(sha1) as stream:
+            assert stream.read() == data
+    assert cache.holds(sha1)
+    assert bitstore_app.get(sha1) == data
+    assert blob_api.count("GET", sha1) == 1
+
+
 def test_open_does_not_hold_a_large_blob_in_memory(blob_api):
     data = os.urandom(32 * 1024 * 1024)
     sha1 = hashlib.sha1(data).hexdigest()
