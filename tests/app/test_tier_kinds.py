@@ -158,11 +158,13 @@ def test_every_read_path_fills_the_cache_from_a_write_back_source(blob_api, tmp_
     assert blob_api.count("GET", sha1) == 1
 
 
-def test_open_does_not_hold_a_large_blob_in_memory(blob_api):
+@pytest.mark.parametrize("verify", [False, True])
+def test_open_does_not_hold_a_large_blob_in_memory(blob_api, verify):
+    # With verify ticked, the API's stream is checked as it passes (it was read whole first).
     data = os.urandom(32 * 1024 * 1024)
     sha1 = hashlib.sha1(data).hexdigest()
     blob_api.blobs[sha1] = data
-    make_tier(backends.HTTPAPIBackend(blob_api))
+    make_tier(backends.HTTPAPIBackend(blob_api), verify=verify)
     services.composite()  # build the tiers before measuring
     digest = hashlib.sha1()
     tracemalloc.start()

@@ -53,3 +53,17 @@ def test_a_host_in_no_proxy_is_asked_directly(server, monkeypatch):
     source = HTTPAPISource(server.endpoint)
     assert source.get(SHA1) == BLOB
     assert Answering.seen == [f"/{SHA1}"]
+
+
+def test_a_verifying_api_streams_a_whole_blob_and_checks_it_at_its_end(server):
+    from bitstore_app.core import InvalidDataFound
+
+    with HTTPAPISource(server.endpoint, verify=True).open(SHA1) as stream:
+        assert stream.read() == BLOB
+    wrong = hashlib.sha1(b"another blob").hexdigest()  # the server answers BLOB for any key
+    with HTTPAPISource(server.endpoint, verify=True).open(wrong) as stream:
+        assert stream.read(5) == BLOB[:5]  # streamed, not read whole first
+        with pytest.raises(InvalidDataFound):
+            stream.read()
+    with HTTPAPISource(server.endpoint).open(wrong) as stream:
+        assert stream.read() == BLOB  # without verify, as it is

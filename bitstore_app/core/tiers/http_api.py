@@ -7,7 +7,7 @@ from typing import Any, BinaryIO
 
 from ..clients import LazyClient
 from ..exceptions import NotFoundInStore, StoreNotAvailable, TierConfigError
-from ..reader import StreamReader
+from ..reader import StreamReader, VerifyingReader
 from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..sha1 import Sha1APISource
 
@@ -166,7 +166,9 @@ class HTTPAPISource(LazyClient, Sha1APISource):
         return response is not None
 
     def open(self, sha1: str, start: int = 0, end: int | None = None) -> BinaryIO:
-        if start or end is not None or self.verify:
+        """Stream the whole blob (checked as it passes, with `verify`); a range is cut from
+        the whole body."""
+        if start or end is not None:
             return super().open(sha1, start, end)
         self.check_uri(sha1)
         response = self._request(sha1.lower(), stream=True)
@@ -178,6 +180,7 @@ class HTTPAPISource(LazyClient, Sha1APISource):
             return super().open(sha1)
         import urllib3
 
-        return StreamReader(
+        reader = StreamReader(
             response.raw, size, store=self, errors=(urllib3.exceptions.HTTPError, OSError)
         )
+        return VerifyingReader(reader, sha1.lower(), str(self)) if self.verify else reader
