@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 from .exceptions import InvalidDataFound
 from .store import BytesReader, Store
-from .tee import CheckedReader
+from .tee import DRAIN_CHUNK, CheckedReader
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,10 @@ class StreamFills:
         threading.Thread(target=self._fill, args=(key,), name="bitstore-fill", daemon=True).start()
 
     def _fill(self, key: str) -> None:
+        """Read the whole blob through the cache's writer, as a stream: constant memory."""
         try:
-            self.fetch(key)
+            with self.open(key) as stream:
+                while stream.read(DRAIN_CHUNK):
+                    pass
         except Exception as exc:  # a background fill never fails anyone's read
             logger.warning("filling the cache with %s: %s", key, exc)

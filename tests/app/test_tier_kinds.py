@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import threading
 import tracemalloc
 
 import pytest
@@ -135,6 +136,50 @@ def test_write_back_fills_the_cache_and_the_api_is_asked_once(blob_api, tmp_path
     assert (second.served_by, second.cache_written) == ("cache", False)
     assert second.data == data
     assert blob_api.count("GET", sha1) == 1
+
+
+@pytest.mark.parametrize(
+    "start, end", [(10, 20), (-5, None), (0, 0)], ids=["a range", "a suffix", "the size"]
+)
+def test_a_range_or_the_size_of_a_large_api_blob_takes_no_memory_for_the_blob(blob_api, start, end):
+    # The test API ignores Range and sends the whole body: the range is read out of it as
+    # it passes (it was read whole into memory first), and the size needs no body at all.
+    data = os.urandom(32 * 1024 * 1024)
+    sha1 = hashlib.sha1(data).hexdigest()
+    blob_api.blobs[sha1] = data
+    make_tier(backends.HTTPAPIBackend(blob_api))
+    services.composite()  # build the tiers before measuring
+    tracemalloc.start()
+    try:
+        with bitstore_app.open(sha1, start, end) as blob:
+            assert (blob.size, blob.read()) == (len(data), data[start:end])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024 * 1024, f"peak {peak} bytes for a part of a 32 MiB blob"
+
+
+def test_the_background_fill_after_a_range_takes_no_memory_for_the_blob(blob_api, tmp_path):
+    data = os.urandom(32 * 1024 * 1024)  # under FILL_ON_RANGE_MAX_BYTES (64 MiB)
+    sha1 = hashlib.sha1(data).hexdigest()
+    blob_api.blobs[sha1] = data
+    cache = backends.FileSystemBackend(tmp_path / "cache")
+    make_tier(cache, name="cache", role=Tier.CACHE, position=0)
+    make_tier(backends.HTTPAPIBackend(blob_api), name="api", position=1, write_back=True)
+    services.composite()  # build the tiers before measuring
+    tracemalloc.start()
+    try:
+        with bitstore_app.open(sha1, 10, 20) as blob:
+            assert blob.read() == data[10:20]
+        filling = [t for t in threading.enumerate() if t.name == "bitstore-fill"]
+        assert filling, "no fill was started"
+        for thread in filling:
+            thread.join(30)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert cache.holds(sha1)
+    assert peak < 8 * 1024 * 1024, f"peak {peak} bytes to fill the cache with a 32 MiB blob"
 
 
 @pytest.mark.parametrize("path", ["get", "get_many", "open", "open a large blob"])
