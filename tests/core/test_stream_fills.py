@@ -130,9 +130,11 @@ def test_a_range_of_an_uncached_blob_fills_the_cache_in_the_background():
     assert cache.blobs[sha1] == data
     big, big_data = make_blob(size=SIZE + 1)
     composite2, cache2, _ = setup({big: big_data}, fill_on_range_max_bytes=SIZE)
+    before = set(threading.enumerate())
     assert read_all(composite2.open(big, 10, 20)) == big_data[10:20]
-    time.sleep(0.2)
-    assert cache2.blobs == {}  # larger than the setting: not filled
+    # Larger than the setting: no fill, neither running (a thread) nor done (in the cache).
+    started = [t for t in set(threading.enumerate()) - before if t.name == "bitstore-fill"]
+    assert started == [] and cache2.blobs == {}
 
 
 def test_concurrent_gets_and_streams_of_one_blob_make_one_source_fetch():
