@@ -274,22 +274,20 @@ def build_composite(specs: list[TierSpec], on_error=None) -> Sha1Composite:
     return composite
 
 
-def for_warming(composite: Sha1Composite, specs: list[TierSpec]) -> Sha1Composite | None:
-    """Return the composite warm jobs fill the cache through: the same tiers, each behind its
-    rate limit, every source written back, and the cache written but not read (a warm job
-    asks it whether it holds the blob first). None when there is no cache tier."""
-    from .coordination.rate_limits import limited
-
+def for_warming(composite: Sha1Composite) -> Sha1Composite | None:
+    """Return the composite warm jobs fill the cache through: the same tiers (each already
+    behind its limits, once: `build_tier`), every source written back, and the cache written
+    but not read (a warm job asks it whether it holds the blob first). None when there is no
+    cache tier."""
     if composite.cache is None:
         return None
-    rates = {spec.name: spec.rate_limit for spec in specs}
     warming = Sha1Composite()
     _tune(warming)
     warming.fill_gate = composite.fill_gate  # a warm job and a web request share one fill
     for store in composite.sources:
         if store is not composite.cache:
-            warming.append_source(limited(store, rates.get(str(store), 0)), cache_result=True)
-    warming.append_cache(limited(composite.cache, rates.get(str(composite.cache), 0)), read=False)
+            warming.append_source(store, cache_result=True)
+    warming.append_cache(composite.cache, read=False)
     return warming
 
 

@@ -39,8 +39,8 @@ DEFAULTS: dict[str, Any] = {
     # read about to ask a write-back source, so that one process fetches a blob and fills the
     # cache while the others wait and read the cache: the Redis that holds them (None: the one
     # rate limits use; neither: readers wait for each other within a process only), and the
-    # seconds a lease lasts and a reader waits: a dead worker's lease blocks the others that
-    # long at most, and a fetch that takes longer may be made twice.
+    # seconds a lease lasts and a reader waits after a fill's last progress: a fill renews its
+    # lease as it progresses, and a dead or stuck one blocks the others that long at most.
     "LEASE_REDIS_URL": None,
     "LEASE_TTL": 10.0,
     # Speed (bench/README.md, bitstore_app/index_preload.py). Each process remembers which tier

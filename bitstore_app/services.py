@@ -106,7 +106,7 @@ class _Configuration:
         index_preload.speed_up(composite)
         logger.info("tier configuration %s: %s", version, composite.sources)
         tier_ids = {s.name: s.id for s in specs}
-        warming = for_warming(composite, specs)
+        warming = for_warming(composite)
         return Snapshot(composite, version, tier_ids, time.monotonic(), tuple(specs), warming)
 
     def current(self) -> Snapshot | None:

@@ -39,6 +39,11 @@ RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+# Extend the lease only if this owner still holds it.
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
 
 
 class RedisLeases:
@@ -47,10 +52,14 @@ class RedisLeases:
     def __init__(self, url: str) -> None:
         self.url = url
         self._release = RedisScript(url, RELEASE, timeout=2)
+        self._renew = RedisScript(url, RENEW, timeout=2)
 
     def try_acquire(self, sha1: str, owner: str, ttl: float) -> bool:
         client = self._release.client()
         return bool(client.set(KEY_PREFIX + sha1, owner, nx=True, px=int(ttl * 1000)))
+
+    def renew(self, sha1: str, owner: str, ttl: float) -> None:
+        self._renew(keys=[KEY_PREFIX + sha1], args=[owner, int(ttl * 1000)])
 
     def release(self, sha1: str, owner: str) -> None:
         self._release(keys=[KEY_PREFIX + sha1], args=[owner])
@@ -70,6 +79,11 @@ class LocalLeases:
                 return False
             self._held[sha1] = (owner, time.monotonic() + ttl)
             return True
+
+    def renew(self, sha1: str, owner: str, ttl: float) -> None:
+        with self._lock:
+            if self._held.get(sha1, ("",))[0] == owner:
+                self._held[sha1] = (owner, time.monotonic() + ttl)
 
     def release(self, sha1: str, owner: str) -> None:
         with self._lock:
@@ -99,7 +113,9 @@ def leases() -> RedisLeases | LocalLeases:
 
 class FillLeases:
     """The leases as the composite's fill gate uses them (`core.fill_gate.Leases`): the first
-    process to reach a write-back source fills the cache, the others wait and read it."""
+    process to reach a write-back source fills the cache, the others wait and read it. The
+    filling process renews its lease as the fill progresses, so a fill that outlasts
+    `LEASE_TTL` keeps it; one that stops making progress loses it `LEASE_TTL` later."""
 
     def acquire(self, key: str, wait: float) -> str | None:
         import redis
@@ -111,6 +127,14 @@ class FillLeases:
             logger.warning("lease on %s: Redis not available, going ahead without it: %s", key, exc)
             return owner
         return owner if held else None
+
+    def renew(self, key: str, token: str) -> None:
+        import redis
+
+        try:
+            leases().renew(key, token, bitstore_settings.LEASE_TTL)
+        except redis.RedisError as exc:
+            logger.warning("lease on %s not renewed (another process may fetch it): %s", key, exc)
 
     def release(self, key: str, token: str) -> None:
         _release(leases(), key, token)

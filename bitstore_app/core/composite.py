@@ -255,14 +255,17 @@ class Composite(StreamFills, Store):
     def _ask_tier(self, p: _Pass, store: Store, result: trace.Fetch) -> Any:
         """Ask one tier; before the first write-back source, claim the fill, and when another
         reader filled the cache meanwhile, read the cache instead."""
-        if self._fills(store) and p.claim is None:
+        while self._fills(store) and p.claim is None:
             p.claim = self.fill_gate.claim(p.key)
-            if p.claim.waited:
-                answer = self._ask(self.cache, p.key, result, partial(self._read, p, self.cache))
-                if answer is not None:
-                    p.served_by_cache = True
-                    self._release(p)
-                    return answer
+            if not p.claim.waited:
+                break
+            answer = self._ask(self.cache, p.key, result, partial(self._read, p, self.cache))
+            if answer is not None:
+                p.served_by_cache = True
+                self._release(p)
+                return answer
+            if p.claim.again:  # the fill waited for was dropped: one reader takes it over
+                p.claim = None
         return self._ask(store, p.key, result, partial(self._read, p, store))
 
     def _read(self, p: _Pass, store: Store, key: str) -> Any:

@@ -86,6 +86,39 @@ class StreamReader(io.RawIOBase):
         super().close()
 
 
+class WindowReader(io.RawIOBase):
+    """Read `length` bytes of a stream after skipping its first `skip` bytes (read and
+    dropped a chunk at a time): a range cut from a whole body, in constant memory."""
+
+    def __init__(self, inner, skip: int, length: int) -> None:
+        self.size = inner.size
+        self._inner = inner
+        self._skip = skip
+        self._left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        if self._skip:
+            dropped = bytearray(min(self._skip, 1024 * 1024))
+            while self._skip:
+                count = self._inner.readinto(memoryview(dropped)[: self._skip])
+                if not count:
+                    break
+                self._skip -= count
+            self._skip = 0
+        if self._left <= 0:
+            return 0
+        count = self._inner.readinto(memoryview(target)[: self._left])
+        self._left -= count
+        return count
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
 class VerifyingReader(io.RawIOBase):
     """Pass a whole blob through, and raise `InvalidDataFound` at its end if the SHA1 differs."""
 

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 from .exceptions import InvalidDataFound
 from .store import BytesReader, Store
-from .tee import CheckedReader
+from .tee import DRAIN_CHUNK, CheckedReader
 
 logger = logging.getLogger(__name__)
 
@@ -67,20 +67,29 @@ class StreamFills:
             if committed:
                 p.result.cache_written = True
                 self._written(p.key, self.cache)
-            if claim is not None:
-                claim.release()
+            if claim is not None:  # a fill dropped because its reader left: another takes over
+                claim.release(dropped=reader.left_early)
 
         check = self.check_for(p.key, store) or _NoCheck()
-        return CheckedReader(
-            stream, check, writer, finish_max=self.fill_after_disconnect_max_bytes, on_done=done
+        reader = CheckedReader(
+            stream,
+            check,
+            writer,
+            finish_max=self.fill_after_disconnect_max_bytes,
+            on_progress=claim.touch if claim is not None else lambda: None,
+            on_done=done,
         )
+        return reader
 
     def _fill_later(self, key: str) -> None:
         """Fill the cache with the whole blob in the background (after a range was served)."""
         threading.Thread(target=self._fill, args=(key,), name="bitstore-fill", daemon=True).start()
 
     def _fill(self, key: str) -> None:
+        """Read the whole blob through the cache's writer, as a stream: constant memory."""
         try:
-            self.fetch(key)
+            with self.open(key) as stream:
+                while stream.read(DRAIN_CHUNK):
+                    pass
         except Exception as exc:  # a background fill never fails anyone's read
             logger.warning("filling the cache with %s: %s", key, exc)

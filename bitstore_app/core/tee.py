@@ -46,8 +46,10 @@ class CheckedReader(io.RawIOBase):
     """Pass a whole blob through `check` (None: the stream checks itself), and into
     `writer` when there is one.
 
-    `on_invalid()` runs when the check fails; `on_done(committed)` runs once, when the fill
-    is over (committed, dropped, or there was no writer).
+    `on_progress()` runs as bytes pass; `on_invalid()` when the check fails;
+    `on_done(committed)` once, when the fill is over (committed, dropped, or there was no
+    writer). `left_early` then says whether the fill was dropped because the reader closed
+    the stream before its end.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class CheckedReader(io.RawIOBase):
         writer: BlobWriter | None = None,
         *,
         finish_max: int = 0,
+        on_progress: Callable[[], None] = lambda: None,
         on_invalid: Callable[[], None] = lambda: None,
         on_done: Callable[[bool], None] = lambda committed: None,
     ) -> None:
@@ -65,8 +68,10 @@ class CheckedReader(io.RawIOBase):
         self._check = check
         self._writer = writer
         self._finish_max = finish_max
+        self._on_progress = on_progress
         self._on_invalid = on_invalid
         self._on_done = on_done
+        self.left_early = False
         self._position = 0
         self._over = False
         self._finished = False
@@ -89,6 +94,7 @@ class CheckedReader(io.RawIOBase):
 
     def _take(self, chunk: memoryview) -> None:
         self._position += len(chunk)
+        self._on_progress()
         if self._check is not None:
             self._check.update(chunk)
         if self._writer is None:
@@ -143,6 +149,7 @@ class CheckedReader(io.RawIOBase):
             threading.Thread(target=self._drain, name="bitstore-fill", daemon=True).start()
         else:
             self._over = True
+            self.left_early = self._writer is not None
             self._inner.close()
             self._finish(commit=False)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from .. import services
 from ..core import InvalidURI, StoreNotAvailable
 from . import access
+from .json_body import read_json
 from .responses import allow_methods, json_error
 from .tokens import token_or_session
 
@@ -45,10 +44,7 @@ def missing(request: HttpRequest) -> HttpResponse:
 
 
 def _missing_request(request: HttpRequest) -> tuple[list, bool]:
-    try:
-        payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError("the body must be JSON: a list of SHA1s") from None
+    payload = read_json(request, "a list of SHA1s")
     include_paid = False
     if isinstance(payload, dict):
         payload, include_paid = payload.get("hashes"), payload.get("include_paid", False)

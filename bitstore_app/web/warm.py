@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -12,12 +11,11 @@ from django.urls import reverse
 from .. import warming
 from ..models import WarmJob
 from . import access
+from .json_body import read_json
 from .responses import allow_methods, json_error
 from .tokens import token_or_session
 
 MAX_CHUNK_SIZE = warming.MAX_CHUNK_SIZE
-#: The deepest nesting a valid body has (an object, its list, an item), with room to spare.
-MAX_DEPTH = 4
 #: The largest job id the database holds (a BigAutoField).
 MAX_JOB_ID = 2**63 - 1
 
@@ -51,14 +49,7 @@ def warm(request: HttpRequest) -> HttpResponse:
 
 
 def _warm_request(request: HttpRequest) -> tuple[list, int | None]:
-    try:
-        payload = json.loads(request.body)
-    except RecursionError:
-        raise ValueError(_TOO_DEEP) from None
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError("the body must be JSON: a list of SHA1s") from None
-    if _deeper_than(payload, MAX_DEPTH):
-        raise ValueError(_TOO_DEEP)
+    payload = read_json(request, "a list of SHA1s")
     chunk_size = None
     if isinstance(payload, dict):
         payload, chunk_size = payload.get("hashes"), payload.get("chunk_size")
@@ -69,24 +60,6 @@ def _warm_request(request: HttpRequest) -> tuple[list, int | None]:
     ):
         raise ValueError(f"chunk_size must be a whole number from 1 to {MAX_CHUNK_SIZE}")
     return payload, chunk_size
-
-
-_TOO_DEEP = f"the body nests too deeply: a list of SHA1s nests {MAX_DEPTH} levels at most"
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Return whether JSON `value` nests more than `limit` levels (without recursion)."""
-    level = [value]
-    for _ in range(limit):
-        level = [
-            item
-            for container in level
-            if isinstance(container, list | dict)
-            for item in (container.values() if isinstance(container, dict) else container)
-        ]
-        if not level:
-            return False
-    return any(isinstance(item, list | dict) for item in level)
 
 
 @token_or_session

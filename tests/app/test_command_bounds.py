@@ -37,3 +37,27 @@ def test_warm_refuses_a_chunk_size_out_of_range(tiers, size):
 def test_prune_refuses_a_span_no_date_holds(days):
     with pytest.raises(CommandError, match="--older-than"):
         call_command("bitstore_ledger_prune", "--older-than", days, stdout=io.StringIO())
+
+
+@pytest.mark.parametrize("days", ["1e300", "inf", "nan", "99999999999999", "0", "-1"])
+def test_rollups_refuse_a_span_no_date_holds(days):
+    with pytest.raises(CommandError, match="--days must be a positive number of days"):
+        call_command("bitstore_ledger_rollups", "--days", days, stdout=io.StringIO())
+
+
+@pytest.mark.parametrize("days", ["1e300", "inf", "nan", "99999999999999", "0", "-1"])
+def test_a_token_refuses_an_expiry_no_date_holds(days):
+    from django.contrib.auth.models import User
+
+    User.objects.create(username="programmer")
+    with pytest.raises(CommandError, match="--expires-in must be a positive number of days"):
+        call_command(
+            "bitstore_token",
+            "create",
+            "programmer",
+            "--scope",
+            "read",
+            "--expires-in",
+            days,
+            stdout=io.StringIO(),
+        )

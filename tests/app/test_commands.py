@@ -70,12 +70,25 @@ def test_tiers_lists_in_order_and_probes_each_without_crashing(disk, blob_api):
     down = f"http://127.0.0.1:{free_port()}/blobs"
     Tier.objects.create(name="down", kind="http_api", location=down, position=2, read_timeout=2)
     Tier.objects.create(name="broken", kind="filesystem", location="relative", position=3)
-    lines = run("bitstore_tiers").splitlines()
-    assert [line.split()[1] for line in lines] == ["disk", "api", "down", "broken"]
+    Tier.objects.create(
+        name="off", kind="filesystem", location="relative", position=4, enabled=False
+    )
+    out = io.StringIO()
+    # A script (a deployment check, cron) learns from the exit status that a tier is down.
+    with pytest.raises(CommandError, match=r"2 enabled tiers are unreachable: down, broken"):
+        call_command("bitstore_tiers", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert [line.split()[1] for line in lines] == ["disk", "api", "down", "broken", "off"]
     assert "  reachable (" in lines[0] and "  reachable (" in lines[1]
     assert "unreachable: " in lines[2] and "unreachable: " in lines[3]
     assert "absolute folder" in lines[3]
     assert sum(blob_api.requests.values()) == 1  # one probe, put-free and download-free
+
+
+def test_tiers_succeeds_when_every_enabled_tier_answers(disk, blob_api):
+    Tier.objects.create(name="api", kind="http_api", location=blob_api.url, position=1)
+    Tier.objects.create(name="off", kind="filesystem", location="relative", enabled=False)
+    assert "unreachable" in run("bitstore_tiers")  # the disabled one: listed, not an error
 
 
 def test_tiers_without_probing_and_with_no_tiers():

@@ -132,3 +132,10 @@ def test_the_tier_timeouts_reach_the_store():
     validate(spec)
     store = unwrap(build_tier(spec))
     assert store.timeout == (1.5, 7.0)
+
+
+def test_a_cache_tier_verifies_what_it_serves_whatever_its_verify_field(tmp_path):
+    unticked = TierSpec("cache", "filesystem", str(tmp_path), role="cache", verify=False)
+    assert unwrap(build_tier(unticked)).verify is True
+    source = TierSpec("disk", "filesystem", str(tmp_path), verify=False)
+    assert unwrap(build_tier(source)).verify is False  # a source verifies when ticked

@@ -245,7 +245,7 @@ def test_the_command_can_rebuild_only_the_last_days(monkeypatch):
 def test_the_command_refuses_a_window_that_is_not_positive():
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match="--days must be more than zero"):
+    with pytest.raises(CommandError, match="--days must be a positive number of days"):
         call_command("bitstore_ledger_rollups", "--days", "0")
 
 

@@ -149,6 +149,23 @@ def test_the_cache_always_verifies_even_a_source_that_does_not(caplog):
     assert "could not cache" in caplog.text
 
 
+def test_a_sha1_cache_serves_what_it_holds_unless_its_verify_is_set():
+    # The seed's defaults: a cache checks what it is given, not what it serves; `verify` is
+    # an attribute the caller may set (the Django app builds its caches with it set).
+    raw = MemoryRaw({f"cache/{SHA1}": b"corrupt"})
+    cache = Sha1Cache(raw, "cache/")
+    assert cache.verify is False
+    assert cache.get(SHA1) == b"corrupt"
+    with cache.open(SHA1) as stream:
+        assert stream.read() == b"corrupt"
+    cache.verify = True
+    with pytest.raises(InvalidDataFound):
+        cache.get(SHA1)
+    with cache.open(SHA1) as stream, pytest.raises(InvalidDataFound):
+        stream.read()
+    assert Sha1Cache(raw, "cache/", verify=True).verify is True
+
+
 def test_sha1_cache_put_verifies_and_swallows_failures(caplog):
     raw = MemoryRaw()
     cache = Sha1Cache(raw, "cache/")

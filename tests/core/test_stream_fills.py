@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bitstore_app.core import InvalidDataFound, MemoryRaw, Sha1Cache, Sha1Composite, Sha1Store
+from bitstore_app.core.fill_gate import FillGate
 from tests.core.conftest import make_blob
 from tests.core.stores import CountingStore
 
@@ -129,9 +130,11 @@ def test_a_range_of_an_uncached_blob_fills_the_cache_in_the_background():
     assert cache.blobs[sha1] == data
     big, big_data = make_blob(size=SIZE + 1)
     composite2, cache2, _ = setup({big: big_data}, fill_on_range_max_bytes=SIZE)
+    before = set(threading.enumerate())
     assert read_all(composite2.open(big, 10, 20)) == big_data[10:20]
-    time.sleep(0.2)
-    assert cache2.blobs == {}  # larger than the setting: not filled
+    # Larger than the setting: no fill, neither running (a thread) nor done (in the cache).
+    started = [t for t in set(threading.enumerate()) - before if t.name == "bitstore-fill"]
+    assert started == [] and cache2.blobs == {}
 
 
 def test_concurrent_gets_and_streams_of_one_blob_make_one_source_fetch():
@@ -177,3 +180,123 @@ def test_the_index_asks_the_cache_before_the_tier_it_names():
     assert (result.data, result.served_by) == (data, str(composite.cache))
     assert [a.tier for a in result.attempts] == [str(composite.cache)]  # tier "other" skipped
     assert cheap.gets == 0
+
+
+def read_slowly(stream, pause, chunk=10_000):
+    """Read a stream to its end as a slow client would, pausing between reads."""
+    parts = []
+    with stream:
+        while part := stream.read(chunk):
+            parts.append(part)
+            time.sleep(pause)  # the client's pace, not a wait for anything
+    return b"".join(parts)
+
+
+def test_readers_follow_a_fill_that_outlasts_the_wait_while_it_progresses():
+    # The first reader's client takes three times the gate's wait to read the blob (30 reads,
+    # 0.05 s apart); the others follow its fill instead of asking the source once the wait
+    # has passed.
+    sha1, data = make_blob(size=SIZE)
+    composite, cache, source = setup({sha1: data})
+    composite.fill_gate = FillGate(wait=0.5)
+    first = composite.open(sha1)
+    with ThreadPoolExecutor(5) as pool:
+        slow = pool.submit(read_slowly, first, pause=0.05)
+        others = [pool.submit(lambda: read_all(composite.open(sha1))) for _ in range(4)]
+        assert [other.result() for other in others] == [data] * 4
+        assert slow.result() == data
+    assert source.opens == 1
+    assert cache.blobs == {sha1: data}
+
+
+class CountingGate(FillGate):
+    """A fill gate that says how many readers are waiting for a fill, as they begin to."""
+
+    def __init__(self, wait):
+        super().__init__(wait)
+        self.followers = threading.Semaphore(0)
+
+    def _follow(self, fill):
+        self.followers.release()
+        return super()._follow(fill)
+
+
+def test_a_fill_dropped_by_its_reader_is_taken_over_by_one_waiting_reader():
+    sha1, data = make_blob(size=SIZE)
+    composite, cache, source = setup({sha1: data})  # a reader that leaves drops the fill
+    composite.fill_gate = gate = CountingGate(wait=30)
+    first = composite.open(sha1)
+    first.read(1000)
+    with ThreadPoolExecutor(4) as pool:
+        others = [pool.submit(lambda: read_all(composite.open(sha1))) for _ in range(4)]
+        for _ in others:
+            assert gate.followers.acquire(timeout=10)  # every reader waits for the fill
+        first.close()  # the client hangs up: the fill is dropped
+        assert [other.result() for other in others] == [data] * 4
+    assert source.opens == 2, "one reader took the fill over; the others read the cache"
+    assert cache.blobs == {sha1: data}
+
+
+def test_a_stalled_fill_holds_the_other_readers_for_the_wait_at_most():
+    sha1, data = make_blob(size=SIZE)
+    composite, cache, source = setup({sha1: data})
+    composite.fill_gate = FillGate(wait=0.2)
+    stuck = composite.open(sha1)
+    stuck.read(1000)  # and nothing more: a client that neither reads nor hangs up
+    with ThreadPoolExecutor(2) as pool:
+        others = [pool.submit(lambda: read_all(composite.open(sha1))) for _ in range(2)]
+        assert [other.result(timeout=10) for other in others] == [data] * 2
+    stuck.close()
+    assert cache.blobs == {sha1: data}
+
+
+class SharedLeases:
+    """Leases in memory with an expiry, shared by the fill gates of several composites as
+    Redis shares them between processes (`coordination.leases` for the app)."""
+
+    def __init__(self, ttl):
+        self.ttl = ttl
+        self.held = {}
+        self.lock = threading.Lock()
+
+    def acquire(self, key, wait):
+        deadline = time.monotonic() + wait
+        while True:
+            with self.lock:
+                owner, until = self.held.get(key, (None, 0.0))
+                if owner is None or until <= time.monotonic():
+                    token = object()
+                    self.held[key] = (token, time.monotonic() + self.ttl)
+                    return token
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.01)  # polling, as the Redis leases do
+
+    def renew(self, key, token):
+        with self.lock:
+            if self.held.get(key, (None,))[0] is token:
+                self.held[key] = (token, time.monotonic() + self.ttl)
+
+    def release(self, key, token):
+        with self.lock:
+            if self.held.get(key, (None,))[0] is token:
+                del self.held[key]
+
+
+def test_a_fill_that_outlasts_its_lease_keeps_it_while_it_progresses():
+    # Two composites stand for two processes: one cache, one source, leases shared.
+    sha1, data = make_blob(size=SIZE)
+    leases = SharedLeases(ttl=0.5)
+    one, cache, source = setup({sha1: data})
+    other = Sha1Composite()
+    other.append_cache(one.cache)
+    other.append_source(one.sources[1], cache_result=True)
+    other.check_reads = True
+    one.fill_gate = FillGate(wait=0.5, leases=leases)
+    other.fill_gate = FillGate(wait=0.5, leases=leases)
+    first = one.open(sha1)  # holds the lease
+    with ThreadPoolExecutor(2) as pool:
+        slow = pool.submit(read_slowly, first, pause=0.05)  # 1.5 s; the lease lasts 0.5 s
+        assert read_all(other.open(sha1)) == data
+        assert slow.result() == data
+    assert source.opens == 1

@@ -150,3 +150,22 @@ def test_the_rate_limit_holds_at_the_server_with_two_workers(
     assert busiest <= rate + 2
     assert (len(moments) - 1) / (moments[-1] - moments[0]) <= rate * 1.05
     print(f"\nbusiest second at the server: {busiest} requests (limit {rate}/s)")
+
+
+@pytest.mark.django_db
+def test_warming_a_blob_takes_one_turn_of_the_source_s_rate_limit(bitstore_config, tmp_path, name):
+    # A limit of one call per thousand seconds: one turn now, the next too far away. Warming
+    # one blob calls the source once, so it takes that one turn, like any other read.
+    from bitstore_app.core import sha1_of
+    from bitstore_app.warming.one_blob import WARMED, current_plan, warm_one
+
+    bitstore_config(RATE_LIMIT_MAX_WAIT=0.5)
+    (tmp_path / "source").mkdir()
+    data = b"warmed under a rate limit"
+    (tmp_path / "source" / sha1_of(data)).write_bytes(data)
+    cache = str(tmp_path / "cache")
+    Tier.objects.create(name="cache", kind="filesystem", location=cache, role="cache")
+    source = str(tmp_path / "source")
+    Tier.objects.create(name=name, kind="filesystem", location=source, position=1, rate_limit=0.001)
+    assert warm_one(current_plan(), sha1_of(data)).kind == WARMED
+    assert (tmp_path / "cache" / sha1_of(data)).read_bytes() == data

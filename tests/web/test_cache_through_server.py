@@ -7,11 +7,13 @@ import hashlib
 import os
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
-from bitstore_app.models import Tier
+from bitstore_app.models import FetchRecord, Tier
 from bitstore_app.signed_urls import signed_blob_url
 from tests.app.conftest import live_db_url  # noqa: F401 - the test database, for the server
 from tests.warming.source_api import SourceAPI
@@ -107,6 +109,48 @@ def test_16_concurrent_gets_make_one_api_request(api, cache_dir, start_server, r
     assert (cache_dir / sha1).read_bytes() == data
 
 
+def read_slowly(server, sha1, rate):
+    """GET the blob on a socket as a slow client would, at about `rate` bytes a second;
+    return the status line and the body. The kernel's buffers let the server run ahead of
+    the client by a few MB at most, so the server's fill takes about as long as the client."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as connection:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        line = f"GET {signed_blob_url(sha1)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        connection.sendall(f"{line}Connection: close\r\n\r\n".encode())
+        received = b""
+        while chunk := connection.recv(256 * 1024):
+            received += chunk
+            time.sleep(len(chunk) / rate)  # the client's pace, not a wait for anything
+    head, body = received.split(b"\r\n\r\n", 1)
+    return head.split(b"\r\n", 1)[0], body
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_slow_client_s_fill_is_followed_for_as_long_as_it_lasts(
+    api, cache_dir, start_server, redis_url, processes
+):
+    # The first client reads the blob in about 3 s; the leases last 1 s and the readers wait
+    # 1 s after a fill's last progress. The second client asks while the first one reads
+    # (from the same server, or from another process sharing the leases in Redis): it follows
+    # the fill, however long the fill takes, instead of asking the API again.
+    size = 24 * 1024 * 1024
+    sha1, data = blob(size)
+    api.blobs[sha1] = data
+    bitstore = {"LEASE_REDIS_URL": redis_url, "LEASE_TTL": 1.0}
+    first = start_server(bitstore=bitstore)
+    second = first if processes == 1 else start_server(bitstore=bitstore)
+    for server in {first, second}:
+        fetch(server, blob()[0])  # each process builds its configuration first
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(read_slowly, first, sha1, rate=size / 3)
+        wait_until(lambda: api.counts()[sha1] == 1, message="the first fill did not start")
+        response = fetch(second, sha1)
+        assert (response.status_code, response.content == data) == (200, True)
+        assert slow.result() == (b"HTTP/1.1 200 OK", data)
+    assert api.counts()[sha1] == 1, second.text()[-3000:]
+    assert (cache_dir / sha1).read_bytes() == data
+
+
 @pytest.mark.parametrize("damage", ["corrupted", "empty", "truncated"])
 def test_a_damaged_cache_file_is_answered_right_and_repaired(api, cache_dir, start_server, damage):
     sha1, data = blob()
@@ -122,21 +166,52 @@ def test_a_damaged_cache_file_is_answered_right_and_repaired(api, cache_dir, sta
     assert api.counts()[sha1] == 2  # the API once more, to refill the cache
     assert fetch(server, sha1).content == data
     assert api.counts()[sha1] == 2
+    records = FetchRecord.objects.filter(sha1=sha1).order_by("id")
+    wait_until(lambda: records.count() == 3, message="the fetches were not recorded")
+    repair = records[1]  # the damaged entry is recorded invalid, and the API refilled it
+    assert [(a["tier"], a["outcome"]) for a in repair.attempts] == [
+        ("cache", "invalid"),
+        ("api", "hit"),
+    ]
+    assert (repair.outcome, repair.tier_name, repair.cache_written) == ("hit", "api", True)
 
 
+@pytest.mark.parametrize("kind", ["runserver", "gunicorn"])
 def test_a_large_corrupted_cache_file_is_cut_short_removed_and_then_served_right(
-    api, cache_dir, start_server
+    api, cache_dir, start_server, kind
 ):
     sha1, data = blob(6 * 1024 * 1024)  # above VERIFY_BEFORE_SEND_MAX_BYTES: checked at the end
     api.blobs[sha1] = data
-    server = start_server()
+    server = start_server(kind)
     assert fetch(server, sha1).content == data
     (cache_dir / sha1).write_bytes(os.urandom(len(data)))
-    received = read_raw(server, sha1)
-    assert len(received) < len(data)  # a broken transfer, never a complete wrong body
+    if kind == "gunicorn":  # it closes even a keep-alive connection: the client sees it at once
+        with pytest.raises(requests.exceptions.ChunkedEncodingError, match="IncompleteRead"):
+            fetch(server, sha1)
+    else:  # runserver leaves a keep-alive connection open (README): this client asks to close
+        received = read_raw(server, sha1)
+        assert len(received) < len(data)  # a broken transfer, never a complete wrong body
     wait_until(lambda: not (cache_dir / sha1).exists(), message="the entry was not removed")
     assert fetch(server, sha1).content == data
     assert (cache_dir / sha1).read_bytes() == data
+
+
+@pytest.mark.parametrize("size", [200_000, 6 * 1024 * 1024])
+def test_wrong_bytes_from_a_source_without_verify_are_never_served_whole_nor_cached(
+    api, cache_dir, start_server, size
+):
+    sha1, _ = blob(size)
+    api.blobs[sha1] = os.urandom(size)  # other bytes of the same size; verify is not ticked
+    server = start_server()
+    if size <= 4 * 1024 * 1024:  # checked before any header: no tier has the right bytes
+        response = fetch(server, sha1)
+        assert response.status_code == 404 and "error" in response.json()
+    else:  # checked as it streams: cut short before its last chunk
+        assert len(read_raw(server, sha1)) < size
+    assert not (cache_dir / sha1).exists() and no_partial_files(cache_dir)
+    record = FetchRecord.objects.filter(sha1=sha1)
+    wait_until(record.exists, message="the fetch was not recorded")
+    assert [a["outcome"] for a in record.get().attempts] == ["not_found", "invalid"]
 
 
 def read_raw(server, sha1, stop_after=None):

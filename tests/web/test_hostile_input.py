@@ -8,46 +8,77 @@ from django.test import Client
 from django.urls import reverse
 
 from bitstore_app.signed_urls import signed_blob_url
+from bitstore_app.web.tokens import issue
 from tests.web.conftest import body, make_user
 from tests.web.test_signed_urls import DATA, with_query
 
 pytestmark = pytest.mark.django_db
 
+#: The JSON endpoints that take a POST body: the URL name, and the permission and token
+#: scope they need.
+POST_ENDPOINTS = {"warm": ("warm", "warm"), "missing": ("view_blob", "read")}
 
-def warm_client(**kwargs):
-    client = Client(enforce_csrf_checks=True, **kwargs)
-    return client
+
+@pytest.fixture(params=sorted(POST_ENDPOINTS))
+def endpoint(request):
+    """(URL, permission codename, token scope) of each JSON endpoint that takes a POST."""
+    permission, scope = POST_ENDPOINTS[request.param]
+    return reverse(f"bitstore:{request.param}"), permission, scope
 
 
-def test_a_post_without_a_session_is_a_json_401_not_the_csrf_page():
-    response = warm_client().post(reverse("bitstore:warm"), "[]", content_type="application/json")
+def csrf_client(**kwargs):
+    return Client(enforce_csrf_checks=True, **kwargs)
+
+
+def test_a_post_without_a_session_is_a_json_401_not_the_csrf_page(endpoint):
+    url, _, _ = endpoint
+    response = csrf_client().post(url, "[]", content_type="application/json")
     assert response.status_code == 401
     assert response["Content-Type"] == "application/json"
     assert "authentication required" in response.json()["error"]
 
 
-def test_a_session_post_without_the_csrf_token_is_a_json_403_naming_it():
-    client = warm_client()
-    client.force_login(make_user("warmer", "warm"))
-    response = client.post(reverse("bitstore:warm"), "[]", content_type="application/json")
+def test_a_session_post_without_the_csrf_token_is_a_json_403_naming_it(endpoint):
+    url, permission, _ = endpoint
+    client = csrf_client()
+    client.force_login(make_user("poster", permission))
+    response = client.post(url, "[]", content_type="application/json")
     assert response.status_code == 403
     assert response["Content-Type"] == "application/json"
     error = response.json()["error"]
     assert "CSRF" in error and "X-CSRFToken" in error
 
 
-def test_a_session_post_with_the_csrf_token_passes_the_check():
-    client = warm_client()
-    client.force_login(make_user("warmer", "warm"))
+def test_a_session_post_with_the_csrf_token_passes_the_check(endpoint):
+    url, permission, _ = endpoint
+    client = csrf_client()
+    client.force_login(make_user("poster", permission))
     client.get("/admin/login/")  # sets the csrftoken cookie
     token = client.cookies["csrftoken"].value
     response = client.post(
-        reverse("bitstore:warm"),
-        "[]",
-        content_type="application/json",
-        headers={"X-CSRFToken": token},
+        url, "{}", content_type="application/json", headers={"X-CSRFToken": token}
     )
-    assert response.status_code == 400  # past CSRF: an empty list is refused by the view
+    assert response.status_code == 400  # past CSRF: an object without hashes is refused
+
+
+def test_a_token_post_needs_no_csrf_token(endpoint):
+    url, permission, scope = endpoint
+    _, token = issue(make_user("program", permission), "ci", [scope])
+    response = csrf_client().post(
+        url, "{}", content_type="application/json", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 400, response.content[:200]
+    assert "error" in response.json()
+
+
+@pytest.mark.parametrize("depth", [100, 1000, 100_000])
+def test_a_deeply_nested_body_is_a_400(client_of, endpoint, depth):
+    url, permission, _ = endpoint
+    poster = client_of(make_user("poster", permission))
+    payload = "[" * depth + "]" * depth
+    response = poster.post(url, payload, content_type="application/json")
+    assert response.status_code == 400
+    assert "nest" in response.json()["error"]
 
 
 @pytest.fixture
@@ -61,14 +92,6 @@ def test_chunk_size_out_of_range_is_a_400_naming_it(warmer, chunk_size):
     response = warmer.post(reverse("bitstore:warm"), payload, content_type="application/json")
     assert response.status_code == 400
     assert "chunk_size" in response.json()["error"]
-
-
-@pytest.mark.parametrize("depth", [100, 1000, 100_000])
-def test_a_deeply_nested_body_is_a_400(warmer, depth):
-    payload = "[" * depth + "]" * depth
-    response = warmer.post(reverse("bitstore:warm"), payload, content_type="application/json")
-    assert response.status_code == 400
-    assert "nest" in response.json()["error"]
 
 
 def test_a_hash_that_is_not_a_string_is_counted_malformed_not_a_500(warmer, settings):

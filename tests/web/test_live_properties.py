@@ -2,6 +2,7 @@
 sent over HTTP to a live server: no answer is a 500, every error of a JSON endpoint is JSON,
 and no traceback reaches a response or the log. The admin's lists get 100 examples."""
 
+import hashlib
 import json
 import logging
 import string
@@ -31,7 +32,8 @@ def live(count=EXAMPLES):
 
 @pytest.fixture
 def site(live_server, tmp_path, transactional_db):
-    """(requests session logged in with view_blob and warm, its CSRF token, base URL, SHA1)."""
+    """(requests session logged in with view_blob, warm and add_blob, its CSRF token, base URL,
+    SHA1)."""
     sha1, data = make_blob(size=3000)
     (tmp_path / sha1).write_bytes(data)
     Tier.objects.create(name="disk", kind="filesystem", location=str(tmp_path), position=0)
@@ -39,7 +41,7 @@ def site(live_server, tmp_path, transactional_db):
         name="cache", kind="filesystem", role="cache", position=1, location=str(tmp_path / "cache")
     )
     user = User.objects.create_user("prop", password="prop-pw-123")
-    for codename in ("view_blob", "warm"):
+    for codename in ("view_blob", "warm", "add_blob"):
         user.user_permissions.add(Permission.objects.get(codename=codename))
     base = live_server.url.replace("localhost", "127.0.0.1")  # no IPv6 attempt first
     session = logged_in(base, user)
@@ -144,6 +146,32 @@ def test_the_warm_endpoint(site, no_tracebacks, settings, body, csrf, anonymous)
     check(response)
 
 
+missing_bodies = st.one_of(
+    bodies,
+    st.builds(
+        lambda hashes, paid: json.dumps({"hashes": hashes, "include_paid": paid}).encode(),
+        st.lists(st.one_of(st.text(max_size=45), st.just("a" * 40)), max_size=5),
+        json_values,
+    ),
+)
+
+
+@live()
+@given(
+    body=missing_bodies,
+    csrf=st.sampled_from(["token", "token", "none", "wrong"]),
+    anonymous=st.booleans(),
+)
+def test_the_missing_endpoint(site, no_tracebacks, body, csrf, anonymous):
+    session, token, base, _ = site
+    headers = {"Content-Type": "application/json"}
+    if csrf != "none":
+        headers["X-CSRFToken"] = token if csrf == "token" else "x" * 64
+    caller = requests if anonymous else session
+    response = caller.post(f"{base}/bitstore/blobs/missing", data=body, headers=headers, timeout=10)
+    check(response)
+
+
 @live()
 @given(
     job=st.one_of(path_texts, numbers, st.integers(-(2**70), 2**70).map(str)),
@@ -157,7 +185,35 @@ def test_the_warm_job_endpoint(site, no_tracebacks, job, method):
     check(response, json_errors=method != "HEAD")
 
 
-@live(100)  # not a JSON endpoint: its date filter has its own tests; a page costs 0.1 s
+@live()
+@given(
+    body=st.binary(max_size=3000),
+    target=st.one_of(st.just("POST"), st.just("KNOWN"), st.just("BODY"), path_texts),
+    content_type=st.one_of(
+        st.none(),
+        st.sampled_from(["multipart/form-data; boundary=x", "application/json", "text/plain"]),
+        header_values,
+    ),
+    csrf=st.sampled_from(["token", "token", "none", "wrong"]),
+    anonymous=st.booleans(),
+)
+def test_the_upload_endpoints(site, no_tracebacks, body, target, content_type, csrf, anonymous):
+    # POST /blobs, and PUT /blobs/<key>: under the body's SHA1, another blob's, or any text.
+    session, token, base, sha1 = site
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    if csrf != "none":
+        headers["X-CSRFToken"] = token if csrf == "token" else "x" * 64
+    caller = requests if anonymous else session
+    if target == "POST":
+        response = caller.post(f"{base}/bitstore/blobs", data=body, headers=headers, timeout=10)
+    else:
+        key = {"KNOWN": sha1, "BODY": hashlib.sha1(body).hexdigest()}.get(target, target)
+        url = f"{base}/bitstore/blobs/{key}"
+        response = caller.put(url, data=body, headers=headers, timeout=10)
+    check(response)
+
+
+@live()
 @given(
     query=st.dictionaries(texts, texts, max_size=3),
     authorization=header_values,

@@ -7,9 +7,10 @@ from typing import Any, BinaryIO
 
 from ..clients import LazyClient
 from ..exceptions import NotFoundInStore, StoreNotAvailable, TierConfigError
-from ..reader import StreamReader
+from ..reader import StreamReader, VerifyingReader, WindowReader
 from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..sha1 import Sha1APISource
+from ..store import BytesReader
 
 #: Statuses of a server that does not implement HEAD.
 NO_HEAD = (405, 501)
@@ -166,18 +167,63 @@ class HTTPAPISource(LazyClient, Sha1APISource):
         return response is not None
 
     def open(self, sha1: str, start: int = 0, end: int | None = None) -> BinaryIO:
-        if start or end is not None or self.verify:
-            return super().open(sha1, start, end)
+        """Stream the blob, or bytes [start, end) of it (`start` < 0: the last -start bytes),
+        without holding it in memory: a range is asked for with a Range header, and read out
+        of the whole body when the server ignores it. With `verify`, a whole blob is checked
+        as it passes."""
         self.check_uri(sha1)
-        response = self._request(sha1.lower(), stream=True)
+        whole = start == 0 and end is None
+        if end is not None and end <= start:  # nothing to read: one byte says the size
+            asked = "bytes=0-0"
+        elif start < 0:
+            asked = f"bytes={start}"
+        else:
+            asked = f"bytes={start}-{'' if end is None else end - 1}"
+        headers = {} if whole else {"Range": asked}
+        accept = (200,) if whole else (200, 206, 416)
+        response = self._request(sha1.lower(), headers=headers, accept=accept, stream=True)
         if response is None:
             raise NotFoundInStore(self, sha1)
-        size = int(response.headers.get("Content-Length", -1))
-        if size < 0:
+        reader = self._reader(response, start, end)
+        if reader is None:  # the answer does not say the blob's size
             response.close()
-            return super().open(sha1)
+            return super().open(sha1, start, end)
+        if whole and self.verify:
+            return VerifyingReader(reader, sha1.lower(), str(self))
+        return reader
+
+    def _reader(self, response: Any, start: int, end: int | None) -> BinaryIO | None:
+        """Return a reader of bytes [start, end) of the blob in `response` whose `size` is
+        the whole blob's, or None when the answer does not say that size."""
         import urllib3
 
-        return StreamReader(
-            response.raw, size, store=self, errors=(urllib3.exceptions.HTTPError, OSError)
-        )
+        if response.status_code == 200:
+            size = int(response.headers.get("Content-Length", -1))
+        else:  # 206, or 416: the range starts at or after the end of the blob
+            size = _total_size(response.headers.get("Content-Range", ""))
+        if size < 0:
+            return None
+        first = min(max(size + start, 0) if start < 0 else start, size)
+        last = size if end is None else min(max(end, first), size)
+        if response.status_code == 416 or last == first:
+            response.close()
+            empty = BytesReader(b"")
+            empty.size = size
+            return empty
+        errors = (urllib3.exceptions.HTTPError, OSError)
+        reader = StreamReader(response.raw, size, store=self, errors=errors)
+        if response.status_code == 206:
+            sent = response.headers["Content-Range"].split()[-1].split("-")[0]
+            if sent != str(first):  # not the range asked for: read it out of the whole body
+                return None
+            return WindowReader(reader, 0, last - first)
+        if first == 0 and last == size:
+            return reader
+        return WindowReader(reader, first, last - first)
+
+
+def _total_size(content_range: str) -> int:
+    """Return the blob's size a Content-Range header gives (`bytes 0-9/1000`,
+    `bytes */1000`), or -1."""
+    total = content_range.rpartition("/")[2].strip()
+    return int(total) if total.isdigit() else -1

@@ -1,10 +1,8 @@
 """Delete ledger records older than a number of days."""
 
-from datetime import timedelta
+from django.core.management.base import BaseCommand
 
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
-
+from bitstore_app.management.days import days_from_now
 from bitstore_app.models import FetchRecord
 
 
@@ -15,14 +13,6 @@ class Command(BaseCommand):
         parser.add_argument("--older-than", type=float, required=True, metavar="DAYS")
 
     def handle(self, older_than, **options):
-        try:
-            if not older_than >= 0:  # NaN too
-                raise ValueError
-            cutoff = timezone.now() - timedelta(days=older_than)
-        except (ValueError, OverflowError):
-            raise CommandError(
-                f"--older-than must be a number of days from 0 to what a date holds, not "
-                f"{older_than}"
-            ) from None
+        cutoff = days_from_now("--older-than", older_than, zero=True)
         deleted, _ = FetchRecord.objects.filter(created_at__lt=cutoff).delete()
         self.stdout.write(f"Deleted {deleted} ledger records older than {older_than:g} days.")

@@ -1,12 +1,11 @@
 """Create, list and revoke API tokens."""
 
-from datetime import timedelta
-
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from bitstore_app.management.days import days_from_now
 from bitstore_app.models import ApiToken
 from bitstore_app.web.tokens import issue
 
@@ -37,9 +36,9 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"there is no user {username!r}")
-        if expires_in is not None and expires_in <= 0:
-            raise CommandError("--expires-in must be a positive number of days")
-        expires_at = timezone.now() + timedelta(days=expires_in) if expires_in else None
+        expires_at = None
+        if expires_in is not None:
+            expires_at = days_from_now("--expires-in", expires_in, later=True)
         try:
             _, token = issue(user, name or f"{username} token", scope, expires_at)
         except ValidationError as exc:
