@@ -28,6 +28,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         404: "Not found",
         405: "Method not allowed",
         409: "No tier can take the request",
+        411: "A chunked body: send it with a Content-Length",
         413: "Too large",
         415: "A form instead of the file itself",
         416: "The range holds no byte of the blob",
@@ -55,7 +56,7 @@ STORED = {
     "description": "Stored (201) or held by a tier already, nothing written (200)",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Stored"}}},
 }
-UPLOAD_ERRORS = _errors(400, 401, 403, 409, 413, 415, 503)
+UPLOAD_ERRORS = _errors(400, 401, 403, 409, 411, 413, 415, 503)
 
 
 def _paths(prefix: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 
@@ -52,6 +53,11 @@ def _store(request: HttpRequest, key: str | None) -> HttpResponse:
         return json_error(415, message)
     limit = bitstore_settings.UPLOAD_MAX_SIZE
     declared = request.META.get("CONTENT_LENGTH") or ""
+    chunked = "HTTP_TRANSFER_ENCODING" in request.META and not declared.isdigit()
+    if chunked and not isinstance(request, ASGIRequest):
+        # A WSGI request's body is read up to its Content-Length: a chunked one reads empty.
+        message = "send the body with a Content-Length (curl -T and --data-binary do)"
+        return json_error(411, message)
     if limit and declared.isdigit() and int(declared) > limit:
         return _too_large(limit)
     try:
