@@ -1,5 +1,5 @@
-"""How a streaming read fills the cache: a small blob read and checked whole, a large one
-teed into the cache's writer as it is read, a range followed by a fill in the background.
+"""How a streaming read fills the cache levels: a small blob read and checked whole, a large
+one teed into the levels' writers as it is read, a range followed by a fill in the background.
 
 `StreamFills` is a part of `Composite` (composite.py), kept apart because it is one concern:
 the methods below are called from the composite's pass over the tiers.
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 from typing import Any, BinaryIO
 
 from .exceptions import InvalidDataFound
 from .store import BytesReader, Store
 from .tee import CheckedReader
+from .writer import FanOutWriter
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ class _NoCheck:
 
 
 class StreamFills:
-    """The composite's streaming reads that fill the cache (a mixin of `Composite`)."""
+    """The composite's streaming reads that fill the cache levels (a mixin of `Composite`)."""
 
     def _read_checked(self, p: Any, store: Store, stream: BinaryIO) -> BinaryIO:
         """Read a small blob whole and check it before anything is sent: a wrong one is
@@ -49,38 +51,49 @@ class StreamFills:
             except InvalidDataFound:
                 self._discard(store, p.key)
                 raise
-        if self._fills(store):
-            p.result.cache_written = self.write_back(p.key, data)
-            self._release(p)
+        targets = self._targets(store)
+        if targets:
+            self._filled(p, self._write_into(p.key, data, targets))
         return BytesReader(data, p.start, p.end)
 
-    def _tee(self, p: Any, store: Store, stream: BinaryIO) -> BinaryIO:
-        """Stream a whole blob from a write-back source into the cache as it is read."""
+    def _tee(self, p: Any, store: Store, stream: BinaryIO, targets: list[Store]) -> BinaryIO:
+        """Stream a whole blob into the cache levels `targets` as it is read: from a
+        write-back source, or from a lower level (a promotion). Each level's writer commits
+        only when the whole blob's SHA1 matched."""
         claim, p.claim = p.claim, None  # the fill holds it until it is over
-        try:
-            writer = self.cache.open_writer(p.key)
-        except Exception as exc:
-            logger.warning("%s: could not cache %s: %s", self.cache, p.key, exc)
-            writer = None
+        writers = []
+        for level in targets:
+            try:
+                writers.append((level, level.open_writer(p.key)))
+            except Exception as exc:
+                logger.warning("%s: could not cache %s: %s", level, p.key, exc)
+        fan = FanOutWriter([], writers) if writers else None
 
         def done(committed: bool) -> None:
-            if committed:
-                p.result.cache_written = True
-                self._written(p.key, self.cache)
+            written = fan.committed if committed and fan is not None else []
+            p.result.written_to = [str(level) for level in written]
+            if written:
+                self._written(p.key, written)
             if claim is not None:
                 claim.release()
 
         check = self.check_for(p.key, store) or _NoCheck()
         return CheckedReader(
-            stream, check, writer, finish_max=self.fill_after_disconnect_max_bytes, on_done=done
+            stream,
+            check,
+            fan,
+            finish_max=self.fill_after_disconnect_max_bytes,
+            on_invalid=partial(self._discard, store, p.key),
+            on_done=done,
         )
 
     def _fill_later(self, key: str) -> None:
-        """Fill the cache with the whole blob in the background (after a range was served)."""
+        """Fill the cache levels with the whole blob in the background (after a range was
+        served)."""
         threading.Thread(target=self._fill, args=(key,), name="bitstore-fill", daemon=True).start()
 
     def _fill(self, key: str) -> None:
         try:
             self.fetch(key)
         except Exception as exc:  # a background fill never fails anyone's read
-            logger.warning("filling the cache with %s: %s", key, exc)
+            logger.warning("filling the cache levels with %s: %s", key, exc)
