@@ -139,10 +139,7 @@ class FileSystemRaw(Store):
         return file
 
     def exists(self, uri: str) -> bool:
-        path = self._name(uri)
-        if os.path.isfile(path):
-            if self.budget is not None:
-                self.budget.touched(path)  # asked for (a warm job): recently used
+        if self.path(uri).is_file():
             return True
         self._check_root()
         return False
