@@ -128,3 +128,27 @@ def test_without_the_setting_django_streams_the_cached_blob(cache_folder, bitsto
     response = client.get(signed_blob_url(sha1))
     assert "X-Accel-Redirect" not in response
     assert b"".join(response.streaming_content) == b"streamed"
+
+
+def test_a_blob_handed_to_nginx_is_spared_by_the_eviction_of_a_bounded_level(
+    nginx, cache_folder, tmp_path, bitstore_config
+):
+    from bitstore_app import services
+
+    bitstore_config(BLOB_ACCEL_REDIRECT=LOCATION, EVICTION_SPARE_SECONDS=60)
+    Tier.objects.filter(name="disk-cache").update(max_bytes=150_000)
+    Tier.objects.filter(name="source").update(write_back=True)
+    services.configuration.invalidate()
+    blobs = [put(tmp_path, bytes([number]) * 50_000) for number in range(4)]
+    first, *others = blobs
+    for sha1 in blobs[:3]:  # filled through Django: the level is full
+        assert requests.get(nginx + signed_blob_url(sha1), timeout=10).status_code == 200
+    assert sorted(p.name for p in cache_folder.iterdir() if p.name[0] != ".") == sorted(blobs[:3])
+    handed = requests.get(nginx + signed_blob_url(first), timeout=10)  # nginx sends the file
+    assert handed.content == bytes([0]) * 50_000
+    # A fill needs room: the least recently used go, but not the blob nginx was just handed,
+    # although it was filled first.
+    assert requests.get(nginx + signed_blob_url(others[-1]), timeout=10).status_code == 200
+    kept = {p.name for p in cache_folder.iterdir() if p.name[0] != "."}
+    assert first in kept and others[-1] in kept and len(kept) <= 3
+    assert requests.get(nginx + signed_blob_url(first), timeout=10).content == handed.content
