@@ -124,6 +124,8 @@ def test_enabling_a_second_cache_makes_it_the_next_level(admin_client, make_tier
     page = admin_client.get(reverse("admin:bitstore_app_tier_changelist")).content.decode()
     assert "level 1" in page and "level 2, max 1.0\xa0GB" in page
     assert "a blob served by a lower level into the levels above it" in page
+    form = admin_client.get(reverse("admin:bitstore_app_tier_add")).content.decode()
+    assert "The enabled cache tiers are the cache levels, level 1 the first" in form
 
 
 def test_check_reports_each_tier_with_one_down(admin_client, make_tier, down_s3_tier, tmp_path):

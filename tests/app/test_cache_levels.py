@@ -105,6 +105,9 @@ def test_a_read_only_level_is_read_and_promoted_from_and_never_written(tmp_path,
     spec = TierSpec.of(Tier.objects.get(name="shared"))
     with pytest.raises(NotImplementedError, match="read-only"):
         build_tier(spec).put(sha1, data)
+    with pytest.raises(NotImplementedError, match="read-only"):
+        build_tier(spec).delete(held)
+    assert files(shared) == {held}
 
 
 def test_a_bounded_level_fed_800_kb_stays_under_200_kb_and_keeps_the_most_used(tmp_path, source):
@@ -121,6 +124,16 @@ def test_a_bounded_level_fed_800_kb_stays_under_200_kb_and_keeps_the_most_used(t
     usage = services.cache_levels()[0].usage
     assert (usage.bytes, usage.max_bytes) == (folder_bytes(disk), 200_000)
     assert usage.evictions >= 12
+
+
+def test_the_low_watermark_is_a_setting_and_a_tier_option(tmp_path, source, bitstore_config):
+    bitstore_config(EVICTION_LOW_WATERMARK=0.5)
+    disk = level(tmp_path, "disk", 1, max_bytes=200_000)
+    other = level(tmp_path, "other", 2, max_bytes=200_000, options={"low_watermark": 0.75})
+    for number in range(5):  # the fifth fill needs room: a pass in each level
+        assert bitstore_app.get(source(number)[0])
+    assert folder_bytes(disk) <= 100_000 + KB  # down to half, then the new blob
+    assert 100_000 + KB < folder_bytes(other) <= 150_000 + KB
 
 
 def test_files_of_an_older_release_count_toward_max_bytes(tmp_path, source):

@@ -45,6 +45,10 @@ def test_an_s3_hit_on_an_object_older_than_the_interval_makes_it_new_once(s3_ser
         assert stream.read() == b"cached blob"
     assert store.get(uri) == b"cached blob"
     assert copies.count == 1  # made new: not due again within the interval
+    other = S3Raw(endpoint_url=s3_server.endpoint, touch_interval=2)  # another process
+    other_copies = Calls(other, "CopyObject")
+    assert other.get(uri) == b"cached blob"
+    assert other_copies.count == 0  # the answer's Last-Modified is new: not due there either
 
 
 def test_s3_refreshes_nothing_without_the_option(s3_server, s3_bucket):

@@ -240,3 +240,48 @@ def test_a_failed_durable_write_places_nothing_in_the_cache():
     with pytest.raises(Exception, match="not available"):
         composite.put(sha1, data)
     assert top.blobs == {}
+
+
+@pytest.mark.timeout(60)
+def test_a_promotion_takes_no_fill_claim():
+    top, bottom = MemoryRaw(), MemoryRaw()
+    composite, api = levels(top, bottom)
+    composite.fill_gate.wait = 3600
+    sha1, data = make_blob()
+    bottom.put(sha1, data)
+    held = composite.fill_gate.claim(sha1)  # another reader is fetching it from the API
+    try:
+        assert composite.get(sha1) == data  # promoted without waiting for that fill
+    finally:
+        held.release()
+    assert top.blobs == {sha1: data} and api.gets == 0
+
+
+def test_every_durable_tier_takes_a_put_and_a_full_top_level_is_skipped(tmp_path):
+    top = FileSystemRaw(tmp_path / "top", max_bytes=10_000, spare_seconds=3600)
+    first, second = MemoryRaw(), MemoryRaw()
+    composite = Sha1Composite()
+    composite.append_cache_level(Sha1Cache(top, ""))
+    composite.append_source(Sha1Store(first, ""), accepts_puts=True)
+    composite.append_source(Sha1Store(second, ""), accepts_puts=True)
+    hot, hot_data = make_blob(size=9_000)
+    top.put(hot, hot_data)
+    top.get(hot)  # read just now: spared
+    sha1, data = make_blob(size=5_000)
+    composite.put(sha1, data)  # no room in the top level: logged, the put succeeds
+    assert first.blobs == second.blobs == {sha1: data}
+    assert not top.exists(sha1) and top.exists(hot)
+    assert composite.get(sha1) == data
+
+
+def test_a_fill_a_full_level_cannot_take_still_serves_the_reader(tmp_path):
+    top = FileSystemRaw(tmp_path / "top", max_bytes=10_000, spare_seconds=3600)
+    composite, api = levels(top)
+    hot, hot_data = make_blob(size=9_000)
+    top.put(hot, hot_data)
+    top.get(hot)
+    sha1, data = make_blob(size=5_000)
+    api.blobs[sha1] = data
+    result = composite.fetch(sha1)
+    assert (result.data, result.written_to) == (data, [])
+    assert not top.exists(sha1) and top.exists(hot)

@@ -152,3 +152,24 @@ def test_a_blob_handed_to_nginx_is_spared_by_the_eviction_of_a_bounded_level(
     kept = {p.name for p in cache_folder.iterdir() if p.name[0] != "."}
     assert first in kept and others[-1] in kept and len(kept) <= 3
     assert requests.get(nginx + signed_blob_url(first), timeout=10).content == handed.content
+
+
+def test_the_front_server_is_handed_the_first_filesystem_level(
+    cache_folder, tmp_path, bitstore_config, client
+):
+    bitstore_config(BLOB_ACCEL_REDIRECT=LOCATION, BLOB_ACCEL_HEADER="X-Sendfile")
+    second = tmp_path / "second-level"
+    second.mkdir()
+    Tier.objects.create(
+        name="second", kind="filesystem", location=str(second), role="cache", position=1
+    )
+    Tier.objects.filter(name="source").update(position=2)
+    both, lower = put(cache_folder, b"in both levels"), put(second, b"in the second only")
+    put(second, b"in both levels")
+    response = client.get(signed_blob_url(both))
+    assert response["X-Sendfile"] == str(cache_folder / both)
+    response = client.get(signed_blob_url(lower))  # not in the folder the front server reads
+    assert "X-Sendfile" not in response
+    assert b"".join(response.streaming_content) == b"in the second only"
+    assert (cache_folder / lower).read_bytes() == b"in the second only"  # promoted
+    assert client.get(signed_blob_url(lower))["X-Sendfile"] == str(cache_folder / lower)

@@ -114,5 +114,8 @@ def test_a_bounded_first_level_stays_under_its_size_through_the_server(api, fold
     assert fetch(server, blobs[0][0]) == blobs[0][1]  # from the second level, promoted
     assert sum(api.counts().values()) == 16
     assert metric(server, "bitstore_cache_bytes", "disk") <= 200_000
+    assert metric(server, "bitstore_cache_blobs", "disk") == len(
+        [path for path in disk.iterdir() if path.name[0] != "."]
+    )
     assert metric(server, "bitstore_cache_max_bytes", "disk") == 200_000
     assert metric(server, "bitstore_cache_evictions_total", "disk") >= 12

@@ -31,7 +31,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..per_process import PerProcess, ProcessLock
@@ -86,7 +86,7 @@ class UsageFile:
         with self._locked(fcntl.LOCK_EX) as file:
             counts = _parse(os.pread(file.fileno(), USAGE_WIDTH, 0)) or Counts()
             yield counts
-            text = json.dumps(asdict(counts), separators=(",", ":")).encode()
+            text = json.dumps(vars(counts), separators=(",", ":")).encode()
             os.pwrite(file.fileno(), text.ljust(USAGE_WIDTH), 0)
 
     @contextlib.contextmanager
