@@ -11,6 +11,7 @@ import re
 import pytest
 from django.core.checks import run_checks
 from django.core.files.base import ContentFile
+from django.core.management import call_command
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
@@ -236,6 +237,9 @@ def test_check_explains_the_levels_and_warns_of_what_cannot_work(tmp_path):
     )
     messages = {message.id: message for message in run_checks(tags=["bitstore"])}
     assert "Cache levels, top first: 1 'disk'" in messages["bitstore.I001"].msg
+    shown = io.StringIO()
+    call_command("check", stdout=shown, stderr=shown)
+    assert "bitstore.I001" in shown.getvalue() and "2 'bucket'" in shown.getvalue()
     assert messages["bitstore.W004"].obj == api  # asked before the levels it fills
     assert "accepts puts" in messages["bitstore.W005"].hint
     Tier.objects.create(name="s3", kind="s3", location="s3://bucket/c/", role="cache", max_bytes=9)

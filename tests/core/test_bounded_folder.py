@@ -195,19 +195,23 @@ def test_the_folders_own_files_are_never_keys(bounded):
 
 CHILD = """
 import hashlib, json, random, sys
-from bitstore_app.core import FileSystemRaw, MemoryRaw, Sha1Cache, Sha1Composite, Sha1Store
+from bitstore_app.core import (
+    FileSystemRaw, LocationIndex, MemoryRaw, Sha1Cache, Sha1Composite, Sha1Store
+)
 
-root, seed, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+root, second, seed, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 blobs = {}
 for number in range(40):
     size = 5_000 + (number * 7919) % 55_000
     data = hashlib.sha256(str(number).encode()).digest() * (size // 32)
     blobs[hashlib.sha1(data).hexdigest()] = data
 level = FileSystemRaw(root, max_bytes=300_000, spare_seconds=0, touch_interval=0)
-composite = Sha1Composite()
+composite = Sha1Composite(index=LocationIndex())  # it remembers blobs the other evicts
 composite.check_reads = True
 composite.verify_before_send_max_bytes = 20_000
 composite.append_cache_level(Sha1Cache(level, "", verify=True))
+# A second level: what the first evicts is promoted back from it, racing the evictions.
+composite.append_cache_level(Sha1Cache(FileSystemRaw(second), "", verify=True))
 composite.append_source(Sha1Store(MemoryRaw(blobs), ""), cache_result=True)
 rng = random.Random(seed)
 wrong = 0
@@ -223,11 +227,13 @@ print(json.dumps({"wrong": wrong, "evictions": level.usage().evictions}))
 """
 
 
-def test_two_processes_filling_and_evicting_one_folder_never_serve_wrong_bytes(tmp_path):
-    folder = tmp_path / "shared"
+def test_two_processes_filling_promoting_and_evicting_one_folder_never_serve_wrong_bytes(
+    tmp_path,
+):
+    folder, second = tmp_path / "shared", tmp_path / "second"
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(folder), str(seed), "600"],
+            [sys.executable, "-c", CHILD, str(folder), str(second), str(seed), "600"],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -244,8 +250,9 @@ def test_two_processes_filling_and_evicting_one_folder_never_serve_wrong_bytes(t
     assert reports[-1]["evictions"] > 0
     assert folder_bytes(folder) <= 300_000
     assert not list(folder.glob(".incoming-*"))
-    for path in folder.iterdir():  # every entry whole and right
+    for path in [*folder.iterdir(), *second.iterdir()]:  # every entry whole and right
         if not path.name.startswith("."):
             assert hashlib.sha1(path.read_bytes()).hexdigest() == path.name
+    assert len(names(second)) == 40 and not list(second.glob(".incoming-*"))
     usage = FileSystemRaw(folder, max_bytes=300_000).usage()
     assert usage.bytes >= folder_bytes(folder)  # the running count never runs low
