@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -158,15 +159,18 @@ def _circuit_metrics() -> GaugeMetricFamily:
     return family
 
 
+#: Return the cache levels of this process's configuration (`services.cache_levels`). Metrics
+#: know no service (the service counts its fetches here): the app's `ready()` sets this.
+cache_levels: Callable[[], list] = list
+
+
 def _cache_level_metrics():
     """Yield what each cache level holds and has evicted, as the level counts it (a bounded
     folder's count is shared by the host's processes; a memory level's is this process's)."""
     from django.db import DatabaseError
 
-    from . import services
-
     try:
-        levels = services.cache_levels()
+        levels = cache_levels()
     except DatabaseError as exc:
         logger.warning("metrics: cannot read the tier configuration: %s", exc)
         return

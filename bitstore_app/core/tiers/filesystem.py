@@ -12,10 +12,10 @@ from ..exceptions import NotFoundInStore, StoreNotAvailable, TierConfigError
 from ..store import Store
 from ..usage import Usage
 from ..writer import BlobWriter
-from .folder_budget import OWN, FolderBudget, NoRoom, counted_usage
+from .folder_budget import FolderBudget, NoRoom, counted_usage
+from .folder_names import INCOMING, OWN
 
-#: Prefix of the temporary files that writes go through; never a key.
-INCOMING = ".incoming-"
+__all__ = ["INCOMING", "FileSystemRaw", "relative_parts"]
 RELATIVE_KEY_HINT = "a relative path below the root, such as blobs/<sha1>"
 
 

@@ -36,11 +36,10 @@ from pathlib import Path
 
 from ..per_process import PerProcess, ProcessLock
 from ..usage import Usage
+from .folder_names import INCOMING, OWN
 
 logger = logging.getLogger(__name__)
 
-#: Files of bitstore's own in a folder tier start with this; they are never keys.
-OWN = ".bitstore-"
 USAGE_FILE = OWN + "usage"
 LOCK_FILE = OWN + "evict.lock"
 #: The usage file's size: a fixed width, so that a write never leaves old bytes behind.
@@ -122,8 +121,6 @@ class _Entry:
 def list_blobs(root: Path) -> list[_Entry]:
     """Return every blob file below `root`: not the temporary files of writes in progress,
     not bitstore's own files."""
-    from .filesystem import INCOMING
-
     entries, folders = [], [str(root)]
     while folders:
         try:
