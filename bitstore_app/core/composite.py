@@ -275,7 +275,10 @@ class Composite(StreamFills, Store):
         return None
 
     def _is_level(self, store: Store) -> bool:
-        return any(store is level for level in self.caches)
+        for level in self.caches:  # a loop, not any(): this runs on every cache hit
+            if level is store:
+                return True
+        return False
 
     def _writes_back(self, store: Store) -> bool:
         return any(store is source for source in self.cache_back)
@@ -299,20 +302,22 @@ class Composite(StreamFills, Store):
     def _ask_tier(self, p: _Pass, store: Store, result: trace.Fetch) -> Any:
         """Ask one tier; before the first write-back source, claim the fill, and when another
         reader filled the levels meanwhile, read the top one instead."""
-        if self._paid(store) and p.claim is None:
+        targets = self._targets(store)
+        if targets and p.claim is None and not self._is_level(store):  # a paid source
             p.claim = self.fill_gate.claim(p.key)
             if p.claim.waited:
-                top = self._targets(store)[0]
-                answer = self._ask(top, p.key, result, partial(self._read, p, top))
+                top = targets[0]
+                read = partial(self._read, p, top, self._targets(top))
+                answer = self._ask(top, p.key, result, read)
                 if answer is not None:
                     p.served_by = top
                     self._release(p)
                     return answer
-        return self._ask(store, p.key, result, partial(self._read, p, store))
+        return self._ask(store, p.key, result, partial(self._read, p, store, targets))
 
-    def _read(self, p: _Pass, store: Store, key: str) -> Any:
-        """Return what `store` answers for the pass: bytes for `get`, else a stream."""
-        targets = self._targets(store)
+    def _read(self, p: _Pass, store: Store, targets: list[Store], key: str) -> Any:
+        """Return what `store` answers for the pass (bytes for `get`, else a stream), and
+        write the blob into the cache levels `targets`."""
         if not p.stream:
             data = store.get(key)
             if targets:
@@ -321,7 +326,7 @@ class Composite(StreamFills, Store):
         stream = store.open(key, p.start, p.end)
         small = stream.size <= self.verify_before_send_max_bytes
         if small and self.check_reads and (p.whole or self._is_level(store)):
-            return self._read_checked(p, store, stream)
+            return self._read_checked(p, store, stream, targets)
         if p.whole and targets:
             return self._tee(p, store, stream, targets)
         if p.whole and self.check_reads:

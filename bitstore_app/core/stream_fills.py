@@ -35,7 +35,9 @@ class _NoCheck:
 class StreamFills:
     """The composite's streaming reads that fill the cache levels (a mixin of `Composite`)."""
 
-    def _read_checked(self, p: Any, store: Store, stream: BinaryIO) -> BinaryIO:
+    def _read_checked(
+        self, p: Any, store: Store, stream: BinaryIO, targets: list[Store]
+    ) -> BinaryIO:
         """Read a small blob whole and check it before anything is sent: a wrong one is
         "invalid" (and dropped from the cache), so the next tier is asked."""
         if not p.whole:  # a range of a cached blob: read it all, to check it
@@ -51,7 +53,6 @@ class StreamFills:
             except InvalidDataFound:
                 self._discard(store, p.key)
                 raise
-        targets = self._targets(store)
         if targets:
             self._filled(p, self._write_into(p.key, data, targets))
         return BytesReader(data, p.start, p.end)
