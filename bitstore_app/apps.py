@@ -16,7 +16,7 @@ class BitstoreConfig(AppConfig):
         # A tier is validated by building it, which models do not do themselves.
         Tier.build_errors = staticmethod(build_errors)
         # /metrics shows the cache levels the service built, which metrics do not know.
-        metrics.cache_levels = services.cache_levels
+        metrics.cache_levels = services.levels_in_use
         from .ledger import exit_on_sigterm
 
         exit_on_sigterm()

@@ -159,8 +159,9 @@ def _circuit_metrics() -> GaugeMetricFamily:
     return family
 
 
-#: Return the cache levels of this process's configuration (`services.cache_levels`). Metrics
-#: know no service (the service counts its fetches here): the app's `ready()` sets this.
+#: Return the cache levels of the configuration this process uses (`services.levels_in_use`).
+#: Metrics know no service (the service counts its fetches here): the app's `ready()` sets
+#: this.
 cache_levels: Callable[[], list] = list
 
 

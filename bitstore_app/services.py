@@ -323,7 +323,18 @@ def cache_levels() -> list[Level]:
     """Return the cache levels, top first, each with what it holds as the level counts it:
     a bounded folder's shared count, a memory tier's (this process's), an unbounded folder's
     last scrub."""
-    snapshot = configuration.snapshot()
+    return _levels_of(configuration.snapshot())
+
+
+def levels_in_use() -> list[Level]:
+    """Return the cache levels of the configuration this process uses now, as
+    `cache_levels` does, without reading the configuration (none before the first fetch):
+    for /metrics, which must not pin a configuration a process has not asked for."""
+    snapshot = configuration.current()
+    return [] if snapshot is None else _levels_of(snapshot)
+
+
+def _levels_of(snapshot: Snapshot) -> list[Level]:
     specs = {spec.name: spec for spec in snapshot.specs}
     levels = []
     for number, store in enumerate(snapshot.composite.caches, 1):
