@@ -29,6 +29,9 @@ class Sizes:
     disk_calls: int = 5000  # gets per contender per round
     disk_many: int = 10000  # blobs of its get_many
     missing_count: int = 10_000  # case 19
+    level_blobs: int = 1000  # case 23: the smaller bounded folder, in 16 KiB blobs
+    level_rounds: int = 8  # case 23: rounds of fills
+    level_hits: int = 100  # case 23: 64 KiB blobs read from each level, per round
 
 
 FULL = Sizes()
@@ -46,6 +49,9 @@ QUICK = Sizes(
     disk_calls=40,
     disk_many=100,
     missing_count=200,
+    level_blobs=50,
+    level_rounds=2,
+    level_hits=5,
 )
 
 

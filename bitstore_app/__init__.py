@@ -68,7 +68,9 @@ def put(first: str | bytes | BinaryIO, data: bytes | BinaryIO | None = None, /) 
     """Store a blob and return its SHA1: `put(data)`, or `put(sha1, data)` to check it.
 
     `data` is bytes or a binary file, which is streamed (memory stays bounded at any size).
-    The blob goes into the cache tier, or else the first writable tier.
+    The blob goes into the tiers that accept puts (durable: never evicted) and the top cache
+    level; without such a tier, into the cache level when it is the only one and unbounded,
+    else `NoWritableTier` says so.
     """
     from . import uploads
 

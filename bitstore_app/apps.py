@@ -9,12 +9,14 @@ class BitstoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, signals  # noqa: F401 - connects receivers, registers checks
+        from . import checks, metrics, services, signals  # noqa: F401 - receivers, checks
         from .composer import build_errors
         from .models import Tier
 
         # A tier is validated by building it, which models do not do themselves.
         Tier.build_errors = staticmethod(build_errors)
+        # /metrics shows the cache levels the service built, which metrics do not know.
+        metrics.cache_levels = services.levels_in_use
         from .ledger import exit_on_sigterm
 
         exit_on_sigterm()

@@ -1,8 +1,11 @@
 """`manage.py check` reports tier misconfiguration.
 
-W001 no enabled tier; W002 write-back with no cache tier; E001 an unknown kind or dotted path;
-E002 a credentials reference that does not resolve; E003 a bad location; E004 bad options;
-E009 anything else that stops a tier from being built. Each message names the tier and its id.
+W001 no enabled tier; W002 write-back with no cache level that can be written; W004 a
+write-back source asked before a cache level; W005 puts refused (no source accepts puts, and
+the cache levels are several or bounded); I001 the cache levels in order, when there are
+several. E001 an unknown kind or dotted path; E002 a credentials reference that does not
+resolve; E003 a bad location; E004 bad options; E005 a max bytes the kind cannot keep to; E009
+anything else that stops a tier from being built. Each message names the tier and its id.
 W003 DEBUG is on without bitstore's exception reporter filter: an error page could show
 credentials.
 E010 BitstoreStorage as the static files storage (also reported by collectstatic).
@@ -10,13 +13,19 @@ E010 BitstoreStorage as the static files storage (also reported by collectstatic
 
 from __future__ import annotations
 
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import Error, Info, Tags, Warning, register
 from django.db import DatabaseError
 
 from .composer import TierConfigError, TierSpec, validate
 
 #: The check id for a TierConfigError, by the field it names.
-ERROR_IDS = {"kind": "E001", "credentials": "E002", "location": "E003", "options": "E004"}
+ERROR_IDS = {
+    "kind": "E001",
+    "credentials": "E002",
+    "location": "E003",
+    "options": "E004",
+    "max_bytes": "E005",
+}
 
 
 @register("bitstore")
@@ -61,20 +70,87 @@ def check_tiers(app_configs=None, **kwargs) -> list:
                 id="bitstore.W001",
             )
         ]
-    has_cache = any(tier.role == Tier.CACHE for tier in tiers)
+    levels = [tier for tier in tiers if tier.role == Tier.CACHE]
+    writable = [level for level in levels if not level.read_only]
     problems = []
     for tier in tiers:
-        if tier.write_back and not has_cache:
+        if tier.write_back and not writable:
             problems.append(
                 Warning(
-                    f"{_label(tier)} writes back, but no cache tier is enabled.",
-                    hint="Enable a tier with the role 'cache', or turn off write-back.",
+                    f"{_label(tier)} writes back, but no cache level that can be written is "
+                    "enabled.",
+                    hint="Enable a tier with the role 'cache' that is not read-only, or turn "
+                    "off write-back.",
                     obj=tier,
                     id="bitstore.W002",
                 )
             )
         problems.extend(_build_errors(tier))
+    return problems + _order_problems(tiers, levels) + _put_problems(tiers, writable)
+
+
+def _order_problems(tiers: list, levels: list) -> list:
+    """Say how the order makes cache levels, and warn of a paid source asked before one."""
+    problems = []
+    for index, tier in enumerate(tiers):
+        later = [level for level in tiers[index + 1 :] if level in levels]
+        if tier.write_back and later:
+            names = ", ".join(f"'{level.name}'" for level in later)
+            problems.append(
+                Warning(
+                    f"{_label(tier)} writes back into the cache levels, but is asked before "
+                    f"{names}: every fetch it serves asks it first, the levels only after it.",
+                    hint="Give the cache levels lower positions than the write-back sources.",
+                    obj=tier,
+                    id="bitstore.W004",
+                )
+            )
+    if len(levels) > 1:
+        order = "; ".join(
+            f"{number} '{level.name}' ({_describe(level)})"
+            for number, level in enumerate(levels, 1)
+        )
+        problems.append(
+            Info(
+                f"Cache levels, top first: {order}. A blob from a write-back source is written "
+                "into every level; a blob from a lower level into the levels above it.",
+                id="bitstore.I001",
+            )
+        )
     return problems
+
+
+def _describe(level) -> str:
+    notes = [level.kind]
+    if level.read_only:
+        notes.append("read-only")
+    if level.max_bytes:
+        notes.append(f"max {level.max_bytes} bytes")
+    elif level.kind in ("s3", "gs"):
+        notes.append("bounded by the bucket's lifecycle rule")
+    else:
+        notes.append("unbounded")
+    return ", ".join(notes)
+
+
+def _put_problems(tiers: list, writable: list) -> list:
+    """Warn when cache levels are there but puts are refused (a setup that only reads, with
+    no cache level, is not warned)."""
+    if not writable or any(tier.accepts_puts for tier in tiers):
+        return []
+    if len(writable) == 1 and writable[0].max_bytes is None:
+        return []  # the one unbounded cache level takes puts, as before cache levels
+    if len(writable) > 1:
+        reason = f"and there are {len(writable)} cache levels"
+    else:
+        reason = f"and the cache level '{writable[0].name}' is bounded: it would evict them"
+    return [
+        Warning(
+            f"put, uploads and the Storage backend are refused: no source accepts puts, {reason}.",
+            hint="Tick 'accepts puts' on a durable source tier (a bucket, a folder).",
+            id="bitstore.W005",
+        )
+    ]
 
 
 def _build_errors(tier) -> list:

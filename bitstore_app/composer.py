@@ -18,6 +18,7 @@ from .core.breaker import shared_breaker
 from .core.exceptions import TierConfigError
 from .core.fill_gate import FillGate
 from .core.guard import GuardedStore
+from .core.read_only import ReadOnlyStore
 from .core.sha1 import Sha1FormatMixin
 from .core.tiers import KINDS, tier_class
 from .costs import Prices
@@ -34,6 +35,9 @@ class TierSpec:
     role: str = "source"
     verify: bool = False
     write_back: bool = False
+    read_only: bool = False
+    accepts_puts: bool = False
+    max_bytes: int | None = None
     options: dict = field(default_factory=dict)
     credentials: str = ""
     connect_timeout: float = 5.0
@@ -113,6 +117,8 @@ def _store(spec: TierSpec) -> Store:
     if not (isinstance(cls, type) and issubclass(cls, Store)):
         raise TierConfigError(f"'{spec.kind}' is not a Store class", "kind")
     store = _wrap(spec, cls, _construct(spec, cls))
+    if spec.read_only:
+        store = ReadOnlyStore(store)
     store.name = spec.name
     return store
 
@@ -127,6 +133,7 @@ def _construct(spec: TierSpec, cls: type) -> Store:
         kwargs.setdefault("read_timeout", spec.read_timeout)
         kwargs.setdefault("retries", spec.retries)
     args = _positional(spec, cls, kwargs)
+    _bound(spec, cls, kwargs)
     _check_options(cls, kwargs)
     try:
         return cls(*args, **kwargs)
@@ -134,6 +141,28 @@ def _construct(spec: TierSpec, cls: type) -> Store:
         raise  # the tier named the field at fault (its credentials, say)
     except (TypeError, ValueError) as exc:
         raise TierConfigError(f"{cls.__name__} rejects these options: {exc}", "options") from None
+
+
+def _bound(spec: TierSpec, cls: type, kwargs: dict) -> None:
+    """Pass a cache level's size and the eviction settings to a kind that can keep to a size
+    (its class takes `max_bytes`); refuse a size a kind cannot keep."""
+    if spec.max_bytes is None:
+        return
+    parameters = inspect.signature(cls.__init__).parameters
+    if "max_bytes" not in parameters:
+        raise TierConfigError(
+            f"{cls.__name__} cannot keep to a size: leave max bytes empty (a bucket cache "
+            "level is bounded by the bucket's lifecycle rule, see README: Bucket cache levels)",
+            "max_bytes",
+        )
+    kwargs["max_bytes"] = spec.max_bytes
+    settings = {
+        "spare_seconds": bitstore_settings.EVICTION_SPARE_SECONDS,
+        "low_watermark": bitstore_settings.EVICTION_LOW_WATERMARK,
+    }
+    for name, value in settings.items():
+        if name in parameters:
+            kwargs.setdefault(name, value)
 
 
 def _positional(spec: TierSpec, cls: type, kwargs: dict) -> list:
@@ -268,26 +297,40 @@ def build_composite(specs: list[TierSpec], on_error=None) -> Sha1Composite:
             on_error(spec, exc)
             continue
         if spec.role == "cache":
-            composite.append_cache(store, read=True)
+            composite.append_cache_level(store, read=True)
         else:
-            composite.append_source(store, cache_result=spec.write_back)
+            composite.append_source(
+                store, cache_result=spec.write_back, accepts_puts=spec.accepts_puts
+            )
     return composite
 
 
+def warm_target(composite: Sha1Composite) -> Store | None:
+    """Return the cache level warm jobs fill: the top one that can be written, or None."""
+    return next((level for level in composite.caches if level.can_write()), None)
+
+
 def for_warming(composite: Sha1Composite) -> Sha1Composite | None:
-    """Return the composite warm jobs fill the cache through: the same tiers (each already
-    behind its limits, once: `build_tier`), every source written back, and the cache written
-    but not read (a warm job asks it whether it holds the blob first). None when there is no
-    cache tier."""
-    if composite.cache is None:
+    """Return the composite warm jobs fill the cache levels through: the same tiers (each
+    already behind its limits, once: `build_tier`), every source written back into every
+    level; the top writable level first, written but not read (a warm job asks it whether it
+    holds the blob first), the other levels read at their places, so that a blob a lower
+    level holds is promoted from it rather than fetched again. None when no cache level can
+    be written."""
+    top = warm_target(composite)
+    if top is None:
         return None
     warming = Sha1Composite()
     _tune(warming)
     warming.fill_gate = composite.fill_gate  # a warm job and a web request share one fill
+    warming.append_cache_level(top, read=False)
     for store in composite.sources:
-        if store is not composite.cache:
+        if store is top:
+            continue
+        if any(store is level for level in composite.caches):
+            warming.append_cache_level(store, read=True)
+        else:
             warming.append_source(store, cache_result=True)
-    warming.append_cache(composite.cache, read=False)
     return warming
 
 
@@ -300,4 +343,5 @@ __all__ = [
     "build_tier",
     "for_warming",
     "validate",
+    "warm_target",
 ]

@@ -66,6 +66,13 @@ DEFAULTS: dict[str, Any] = {
     "VERIFY_BEFORE_SEND_MAX_BYTES": 4 * 1024 * 1024,
     "FILL_AFTER_DISCONNECT_MAX_BYTES": 64 * 1024 * 1024,
     "FILL_ON_RANGE_MAX_BYTES": 64 * 1024 * 1024,
+    # Bounded cache levels (a filesystem tier with max_bytes; core/tiers/folder_budget.py): a
+    # blob read in the last EVICTION_SPARE_SECONDS is never evicted (a front server handed
+    # its path by X-Accel-Redirect may be about to open it), and an eviction pass brings the
+    # level down to EVICTION_LOW_WATERMARK times max_bytes. A tier's options can set either
+    # for itself ("spare_seconds", "low_watermark").
+    "EVICTION_SPARE_SECONDS": 5.0,
+    "EVICTION_LOW_WATERMARK": 0.9,
     # Cache warming (warming/): SHA1s per chunk task, and threads that warm one chunk.
     "WARM_CHUNK_SIZE": 100,
     "WARM_CONCURRENCY": 8,

@@ -42,7 +42,8 @@ def speed_up(composite: Sha1Composite) -> None:
 
 def preload(index: LocationIndex, composite: Sha1Composite, limit: int) -> int:
     """Load the ledger's latest `limit` hits since the tiers last changed into `index`;
-    return how many were loaded. A blob that was written back is located in the cache."""
+    return how many were loaded. A blob that was written into cache levels is located in the
+    top one written."""
     from .models import FetchRecord, Tier
 
     if limit <= 0:
@@ -54,15 +55,23 @@ def preload(index: LocationIndex, composite: Sha1Composite, limit: int) -> int:
         if changed is not None:
             hits = hits.filter(created_at__gt=changed)
         rows = list(
-            hits.order_by("-created_at", "-id").values_list("sha1", "tier_name", "cache_written")[
-                :limit
-            ]
+            hits.order_by("-created_at", "-id").values_list(
+                "sha1", "tier_name", "cache_written", "written_to"
+            )[:limit]
         )
     except DatabaseError as exc:
         logger.warning("the location index starts empty: cannot read the ledger: %s", exc)
         return 0
-    index.load((sha1, cache if written and cache else tier) for sha1, tier, written in rows[::-1])
+    index.load((sha1, _located(*row, cache)) for sha1, *row in rows[::-1])
     return len(rows)
+
+
+def _located(tier: str, written: bool, levels: list | None, cache: str | None) -> str:
+    """Where a hit left its blob: the top level it was written into (a record from before
+    cache levels says only that it went into the cache), else the tier that served it."""
+    if levels:
+        return levels[0]
+    return cache if written and cache else tier
 
 
 def reset() -> None:

@@ -85,6 +85,7 @@ class LedgerBuffer:
             "size": fetch.size,
             "latency_ms": round(fetch.seconds * 1000, 3),
             "cache_written": fetch.cache_written,
+            "written_to": fetch.written_to,
             "user_id": requester.user_id,
             "task_id": requester.task_id,
             "created_at": datetime.now(UTC),

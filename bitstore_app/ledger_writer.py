@@ -26,6 +26,7 @@ RECORD_FIELDS = (
     "size",
     "latency_ms",
     "cache_written",
+    "written_to",
     "user_id",
     "task_id",
     "created_at",
@@ -38,6 +39,7 @@ SUMMARIZED = (
     "outcome",
     "latency_ms",
     "cache_written",
+    "written_to",
     "tier_name",
     "attempts",
 )
@@ -55,7 +57,7 @@ def write_batch(batch: Sequence[dict]) -> None:
     with transaction.atomic(using=database):
         tiers = _lock_tiers(database) if postgresql else _tiers(database)
         existing = {tier_id for tier_id, _, _ in tiers}
-        cache = next((name for _, name, role in tiers if role == Tier.CACHE), None)
+        caches = [name for _, name, role in tiers if role == Tier.CACHE]
         if postgresql:
             _copy_records(database, batch, existing)
         else:
@@ -66,7 +68,7 @@ def write_batch(batch: Sequence[dict]) -> None:
                 ],
                 batch_size=1000,
             )
-        add_to_rollups(rollups.summarize(batch, cache), database)
+        add_to_rollups(rollups.summarize(batch, caches), database)
 
 
 def _tiers(database: str) -> list[tuple[int, str, str]]:
@@ -106,6 +108,7 @@ def _copy_records(database: str, batch: Sequence[dict], existing: set[int]) -> N
                     e["size"],
                     e["latency_ms"],
                     e["cache_written"],
+                    dumps(e.get("written_to", [])),
                     e["user_id"],
                     e["task_id"],
                     e["created_at"],
@@ -183,8 +186,9 @@ def rebuild_rollups(since: datetime | None, until: datetime, step: timedelta = D
         since = oldest
     start = since.replace(second=0, microsecond=0)
     until = until.replace(second=0, microsecond=0) + rollups.ONE_MINUTE
-    cache = Tier.objects.using(database).filter(role=Tier.CACHE).values_list("name", flat=True)
-    cache_name = next(iter(cache), None)
+    # Records from before cache levels wrote into the one enabled cache: it comes first.
+    caches = Tier.objects.using(database).filter(role=Tier.CACHE).order_by("-enabled", "position")
+    cache_names = list(caches.values_list("name", flat=True))
     read = 0
     while start < until:
         end = min(start + step, until)
@@ -197,10 +201,10 @@ def rebuild_rollups(since: datetime | None, until: datetime, step: timedelta = D
             for row in rows.order_by().iterator(chunk_size=REBUILD_CHUNK):
                 chunk.append(row)
                 if len(chunk) == REBUILD_CHUNK:
-                    rollups.merge(counters, rollups.summarize(chunk, cache_name))
+                    rollups.merge(counters, rollups.summarize(chunk, cache_names))
                     read += len(chunk)
                     chunk = []
-            rollups.merge(counters, rollups.summarize(chunk, cache_name))
+            rollups.merge(counters, rollups.summarize(chunk, cache_names))
             read += len(chunk)
             add_to_rollups(counters, database)
         start = end

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -55,6 +56,12 @@ FETCHES = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+CACHE_PROMOTIONS = Counter(
+    "bitstore_cache_promotions",
+    "Blobs written into a cache level from a lower level that served them.",
+    ["tier"],
+    registry=REGISTRY,
+)
 TIER_SKIPS = Counter(
     "bitstore_tier_skips",
     "Fetches that did not ask a tier, by reason: circuit_open, negative_cache, rate_limited, "
@@ -78,16 +85,18 @@ class MetricsUnavailable(Exception):
     """The metrics cannot be read (the multiprocess folder is gone)."""
 
 
-def observe(fetch: trace.Fetch) -> None:
-    """Count one finished fetch; a metrics failure never fails the fetch."""
+def observe(fetch: trace.Fetch, levels: frozenset[str] = frozenset()) -> None:
+    """Count one finished fetch (`levels`: the cache levels' names, when it wrote into
+    some); a metrics failure never fails the fetch."""
     try:
-        _count(fetch)
+        _count(fetch, levels)
     except OSError as exc:  # multiprocess mode: its folder was removed under the process
         logger.warning("metrics: fetch of %s not counted: %s", fetch.uri, exc)
 
 
-def _count(fetch: trace.Fetch) -> None:
-    """Count each tier the fetch asked, and the bytes its serving tier gave."""
+def _count(fetch: trace.Fetch, levels: frozenset[str]) -> None:
+    """Count each tier the fetch asked, the bytes its serving tier gave, and the levels a
+    lower level's blob was promoted into."""
     for attempt in fetch.attempts:
         if attempt.outcome == Outcome.SKIPPED:
             _child(TIER_SKIPS, attempt.tier, attempt.reason or "").inc()
@@ -100,6 +109,9 @@ def _count(fetch: trace.Fetch) -> None:
             _child(TIER_ERRORS, attempt.tier, attempt.outcome).inc()
     if fetch.served_by is not None:
         _child(TIER_BYTES, fetch.served_by).inc(fetch.size)
+    if fetch.served_by in levels:
+        for level in fetch.written_to:
+            _child(CACHE_PROMOTIONS, level).inc()
     _child(FETCHES, fetch.outcome).inc()
 
 
@@ -126,6 +138,7 @@ class _ScrapeTimeCollector:
             value=limits_down.failures,
         )
         yield _circuit_metrics()
+        yield from _cache_level_metrics()
         yield from _warm_job_metrics()
         yield from spend_metrics.collect()
 
@@ -144,6 +157,50 @@ def _circuit_metrics() -> GaugeMetricFamily:
         for state in breaker.STATES:
             family.add_metric([tier, state], 1 if state == current else 0)
     return family
+
+
+#: Return the cache levels of the configuration this process uses (`services.levels_in_use`).
+#: Metrics know no service (the service counts its fetches here): the app's `ready()` sets
+#: this.
+cache_levels: Callable[[], list] = list
+
+
+def _cache_level_metrics():
+    """Yield what each cache level holds and has evicted, as the level counts it (a bounded
+    folder's count is shared by the host's processes; a memory level's is this process's)."""
+    from django.db import DatabaseError
+
+    try:
+        levels = cache_levels()
+    except DatabaseError as exc:
+        logger.warning("metrics: cannot read the tier configuration: %s", exc)
+        return
+    held = GaugeMetricFamily(
+        "bitstore_cache_bytes", "Bytes a cache level holds, as it counts them.", labels=["tier"]
+    )
+    blobs = GaugeMetricFamily(
+        "bitstore_cache_blobs", "Blobs a cache level holds, as it counts them.", labels=["tier"]
+    )
+    limit = GaugeMetricFamily(
+        "bitstore_cache_max_bytes", "A bounded cache level's max_bytes.", labels=["tier"]
+    )
+    evictions = CounterMetricFamily(
+        "bitstore_cache_evictions",
+        "Blobs a bounded cache level removed to stay under its max_bytes.",
+        labels=["tier"],
+    )
+    position = GaugeMetricFamily(
+        "bitstore_cache_level", "A cache level's place: 1 for the top one.", labels=["tier"]
+    )
+    for level in levels:
+        position.add_metric([level.tier], level.number)
+        if level.max_bytes is not None:
+            limit.add_metric([level.tier], level.max_bytes)
+        if level.usage is not None:
+            held.add_metric([level.tier], level.usage.bytes)
+            blobs.add_metric([level.tier], level.usage.blobs)
+            evictions.add_metric([level.tier], level.usage.evictions)
+    yield from (position, held, blobs, limit, evictions)
 
 
 def _warm_job_metrics():

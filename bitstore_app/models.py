@@ -26,7 +26,7 @@ CREDENTIALS_HELP = (
 
 
 class Tier(models.Model):
-    """One place blobs are read from (a source) or written back to (the cache)."""
+    """One place blobs are read from (a source) or written into (a cache level)."""
 
     SOURCE = "source"
     CACHE = "cache"
@@ -35,7 +35,14 @@ class Tier(models.Model):
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=200, help_text=KIND_HELP)
     location = models.CharField(max_length=1000, blank=True, help_text=LOCATION_HELP)
-    role = models.CharField(max_length=10, choices=ROLES, default=SOURCE)
+    role = models.CharField(
+        max_length=10,
+        choices=ROLES,
+        default=SOURCE,
+        help_text="Enabled cache tiers are the cache levels, the first in position order on "
+        "top: a blob from a write-back source is written into every level, a blob from a "
+        "lower level into the levels above it.",
+    )
     position = models.PositiveIntegerField(
         default=0, db_index=True, help_text="Tiers are tried in increasing position."
     )
@@ -47,7 +54,29 @@ class Tier(models.Model):
         "Unticked, a wrong blob is still never cached, and the blob URL cuts it short.",
     )
     write_back = models.BooleanField(
-        default=False, help_text="Blobs this tier serves are written into the cache tier."
+        default=False, help_text="Blobs this tier serves are written into every cache level."
+    )
+    read_only = models.BooleanField(
+        default=False,
+        verbose_name="read-only",
+        help_text="Never written by bitstore, even as a cache level (say, a bucket another "
+        "system fills): read, and promoted from into the levels above it.",
+    )
+    accepts_puts = models.BooleanField(
+        default=False,
+        verbose_name="accepts puts",
+        help_text="Sources only: put, uploads and the Storage backend write here (a durable "
+        "tier, never evicted), and place the blob in the top cache level too. Without such "
+        "a tier, a put is refused unless the only cache level is unbounded.",
+    )
+    max_bytes = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        verbose_name="max bytes",
+        help_text="Caches of kind filesystem or memory: keep the level at or under this many "
+        "bytes, the least recently used blobs evicted first (empty: unbounded). A bucket "
+        "level is bounded by the bucket's lifecycle rule instead.",
     )
     options = models.JSONField(
         default=dict, blank=True, help_text="Keyword options for the tier's class, as JSON."
@@ -127,14 +156,6 @@ class Tier(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["role"],
-                condition=Q(role="cache", enabled=True),
-                name="bitstore_one_enabled_cache",
-                violation_error_message="Only one cache tier can be enabled at a time.",
-            )
-        ]
 
     def __str__(self) -> str:
         return self.name
@@ -142,6 +163,17 @@ class Tier(models.Model):
     def clean(self) -> None:
         if self.write_back and self.role == self.CACHE:
             raise ValidationError({"write_back": "A cache tier cannot write back into itself."})
+        if self.max_bytes is not None and (self.role != self.CACHE or self.read_only):
+            raise ValidationError(
+                {"max_bytes": "Only a cache level bitstore writes evicts: leave it empty."}
+            )
+        if self.accepts_puts and (self.role == self.CACHE or self.read_only):
+            raise ValidationError(
+                {
+                    "accepts_puts": "Puts need a durable source that can be written: not a cache "
+                    "level (it may evict them), not a read-only tier."
+                }
+            )
         if self.connect_timeout <= 0 or self.read_timeout <= 0:
             raise ValidationError("Timeouts must be positive numbers of seconds.")
         if self.breaker_cooldown < 0 or self.negative_ttl < 0:
@@ -155,20 +187,6 @@ class Tier(models.Model):
     #: Return {field: message} for what would stop this tier from being built. Models build
     #: no tiers: the app's `ready()` sets this to the composer's `build_errors`.
     build_errors: ClassVar[Callable[[Tier], dict[str, str]]] = staticmethod(lambda tier: {})
-
-    def save(self, *args, **kwargs) -> None:
-        # The database constraint is the guarantee; this says which tier is in the way.
-        if self.enabled and self.role == self.CACHE:
-            other = Tier.objects.filter(role=self.CACHE, enabled=True).exclude(pk=self.pk).first()
-            if other is not None:
-                raise ValidationError(
-                    {
-                        "enabled": f"Only one cache tier can be enabled at a time, and "
-                        f"'{other}' (id {other.pk}) is: disable it first, or save this "
-                        f"one disabled."
-                    }
-                )
-        super().save(*args, **kwargs)
 
 
 class ConfigVersion(models.Model):
@@ -221,6 +239,9 @@ class FetchRecord(models.Model):
     size = models.BigIntegerField(default=0, help_text="Bytes served.")
     latency_ms = models.FloatField(help_text="Total milliseconds.")
     cache_written = models.BooleanField(default=False)
+    written_to = models.JSONField(
+        default=list, blank=True, help_text="The cache levels the blob was written into."
+    )
     user_id = models.BigIntegerField(null=True, blank=True, help_text="Web requests.")
     task_id = models.CharField(max_length=255, blank=True, help_text="Celery tasks.")
     created_at = models.DateTimeField(db_index=True)

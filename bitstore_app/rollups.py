@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,11 +37,13 @@ def _bound_label(bound: float) -> str:
 OUTCOME_COLUMNS = ("hits", "misses", "errors", "invalid")
 SKIP_COLUMNS = tuple(f"skipped_{reason}" for reason in SKIP_REASONS) + ("skipped_other",)
 BYTE_COLUMNS = ("bytes_read", "bytes_written")
+#: Blobs written into a cache level from a lower level (counted on the level written).
+LEVEL_COLUMNS = ("promotions",)
 LATENCY_COLUMNS = tuple(f"ms_le_{_bound_label(b)}" for b in LATENCY_BOUNDS_MS) + (
     f"ms_gt_{_bound_label(LATENCY_BOUNDS_MS[-1])}",
 )
 #: Every counter column of a rollup row, in the order of `Counters` lists.
-COLUMNS = OUTCOME_COLUMNS + SKIP_COLUMNS + BYTE_COLUMNS + LATENCY_COLUMNS
+COLUMNS = OUTCOME_COLUMNS + SKIP_COLUMNS + BYTE_COLUMNS + LEVEL_COLUMNS + LATENCY_COLUMNS
 
 _INDEX = {name: position for position, name in enumerate(COLUMNS)}
 #: Attempt and fetch outcomes (old and new spellings) to the column that counts them.
@@ -57,6 +59,7 @@ _SKIPPED_OTHER = _INDEX["skipped_other"]
 #: Attempt outcomes counted as they are, without reading the attempt further.
 _PLAIN = {"hit", "not_found"}
 _BYTES_READ, _BYTES_WRITTEN = _INDEX["bytes_read"], _INDEX["bytes_written"]
+_PROMOTIONS = _INDEX["promotions"]
 _FIRST_BUCKET = _INDEX[LATENCY_COLUMNS[0]]
 
 #: (minute, tier name) -> counters in `COLUMNS` order.
@@ -75,12 +78,16 @@ def bucket_range(index: int) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def summarize(entries: Iterable[dict], cache_tier: str | None = None) -> Counters:
+def summarize(entries: Iterable[dict], caches: Sequence[str] = ()) -> Counters:
     """Return the rollup counters of ledger entries (the dicts the ledger buffers).
 
-    A tier's bytes read are the sizes it served; bytes written are the sizes written back
-    into `cache_tier` (the cache tier's name), counted on that tier and on whole fetches.
+    A tier's bytes read are the sizes it served; bytes written are the sizes written into
+    each cache level (the entry's `written_to`), counted on that level and once on whole
+    fetches. A blob written into a level while another level (one of `caches`, the cache
+    tiers' names) served it is a promotion of that level. A record from before cache
+    levels has no `written_to`: its write went into `caches[0]`, the one cache then.
     """
+    caches = list(caches)
     counters: Counters = {}
     width = len(COLUMNS)
     minute = end = None
@@ -96,11 +103,16 @@ def summarize(entries: Iterable[dict], cache_tier: str | None = None) -> Counter
         _count(row, entry["outcome"], entry["latency_ms"])
         if entry["outcome"] == "hit":
             row[_BYTES_READ] += size
+        served = entry["tier_name"]
         if entry["cache_written"]:
             row[_BYTES_WRITTEN] += size
-            if cache_tier:
-                _row(counters, minute, cache_tier, width)[_BYTES_WRITTEN] += size
-        served = entry["tier_name"]
+            written = entry.get("written_to") or caches[:1]
+            promoted = served in caches
+            row[_PROMOTIONS] += promoted
+            for level in written:
+                level_row = _row(counters, minute, level[:100], width)
+                level_row[_BYTES_WRITTEN] += size
+                level_row[_PROMOTIONS] += promoted
         for attempt in entry["attempts"] or ():
             name = attempt.get("tier", "?")[:100]  # the column's length, like tier names
             row = _row(counters, minute, name, width)

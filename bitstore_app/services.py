@@ -7,13 +7,11 @@ version moves, which is checked at most every `CONFIG_CHECK_INTERVAL` seconds.
 
 from __future__ import annotations
 
-import builtins
 import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from django.db import DatabaseError, connections
@@ -23,6 +21,7 @@ from . import index_preload, metrics
 from .composer import TierSpec, build_composite, build_tier, for_warming
 from .conf import bitstore_settings
 from .core import (
+    BitstoreError,
     Fetch,
     Sha1Composite,
     StoreNotAvailable,
@@ -34,8 +33,8 @@ from .core import (
 from .core.missing import find_missing
 from .core.per_process import ProcessLock
 from .core.scrub import ScrubReport, scrub_folder
-from .core.tiers.filesystem import FileSystemRaw
 from .core.trace import HIT, Attempt
+from .core.usage import Usage
 from .ledger import buffer as ledger
 from .requester import Requester, current_requester
 
@@ -59,8 +58,13 @@ class Snapshot:
     #: The definitions the composite was built from.
     specs: tuple[TierSpec, ...] = ()
     #: The composite warm jobs fill the cache through (`composer.for_warming`); None without
-    #: a cache tier.
+    #: a cache level that can be written.
     warming: Sha1Composite | None = None
+
+    @property
+    def levels(self) -> frozenset[str]:
+        """The names of the cache levels."""
+        return frozenset(str(level) for level in self.composite.caches)
 
 
 class _Configuration:
@@ -146,7 +150,7 @@ def _fetch(snapshot: Snapshot, sha1: str, requester: Requester) -> Fetch:
 def _record(result: Fetch, snapshot: Snapshot, requester: Requester) -> None:
     """Write a finished fetch to the ledger and the metrics: every fetch passes here."""
     ledger.record(result, snapshot.tier_ids, requester)
-    metrics.observe(result)
+    metrics.observe(result, snapshot.levels if result.written_to else frozenset())
 
 
 def record(result: Fetch, snapshot: Snapshot) -> None:
@@ -210,12 +214,14 @@ def missing(hashes: Iterable[str], include_paid: bool = False) -> list[str]:
 
 @sensitive_variables()  # tiers hold resolved credentials
 def put(sha1: str, data: bytes) -> None:
-    """Verify the blob and write it into the cache tier, or else the first writable tier."""
+    """Verify the blob and write it into the tiers that accept puts, and the top cache level
+    (without such a tier: into the cache level, when it is the only one and unbounded)."""
     composite().put(parse_sha1(sha1), data)
 
 
 def open_writer(sha1: str) -> BlobWriter:
-    """Return a streaming writer into the tier a `put` writes to; its commit checks the SHA1."""
+    """Return a streaming writer into the tiers a `put` writes to; its commit checks the
+    SHA1."""
     return composite().open_writer(parse_sha1(sha1))
 
 
@@ -283,8 +289,9 @@ def check_tier(spec: TierSpec, sha1: str = CHECK_SHA1) -> TierCheck:
 
 
 def scrub_caches(names: Iterable[str] | None = None) -> list[ScrubReport]:
-    """Re-verify the folders of the enabled filesystem cache tiers (or of the ones named);
-    remove what fails its SHA1. Sources are never touched: their files are not ours."""
+    """Re-verify the folders of the enabled filesystem cache levels (or of the ones named);
+    remove what fails its SHA1, and count what is left (the level's bytes and blobs). Sources
+    are never touched: their files are not ours."""
     from .models import Tier
 
     tiers = Tier.objects.enabled().filter(kind="filesystem", role=Tier.CACHE)
@@ -292,35 +299,79 @@ def scrub_caches(names: Iterable[str] | None = None) -> list[ScrubReport]:
         tiers = tiers.filter(name__in=list(names))
     reports = []
     for tier in tiers:
-        report = scrub_folder(tier.location)
+        report = scrub_folder(tier.location, count=not tier.read_only)
         logger.info("scrub of tier %s: %s", tier.name, report.summary())
         reports.append(report)
     return reports
 
 
+@dataclass
+class Level:
+    """One cache level as this process's configuration has it, and what it holds."""
+
+    number: int
+    tier: str
+    kind: str
+    read_only: bool
+    max_bytes: int | None
+    #: None when the level is not counted (a bucket; a folder never scrubbed nor bounded).
+    usage: Usage | None
+    error: str = ""
+
+
+def cache_levels() -> list[Level]:
+    """Return the cache levels, top first, each with what it holds as the level counts it:
+    a bounded folder's shared count, a memory tier's (this process's), an unbounded folder's
+    last scrub."""
+    return _levels_of(configuration.snapshot())
+
+
+def levels_in_use() -> list[Level]:
+    """Return the cache levels of the configuration this process uses now, as
+    `cache_levels` does, without reading the configuration (none before the first fetch):
+    for /metrics, which must not pin a configuration a process has not asked for."""
+    snapshot = configuration.current()
+    return [] if snapshot is None else _levels_of(snapshot)
+
+
+def _levels_of(snapshot: Snapshot) -> list[Level]:
+    specs = {spec.name: spec for spec in snapshot.specs}
+    levels = []
+    for number, store in enumerate(snapshot.composite.caches, 1):
+        spec = specs[str(store)]
+        level = Level(number, spec.name, spec.kind, spec.read_only, spec.max_bytes, None)
+        try:
+            level.usage = store.usage()
+        except Exception as exc:  # a folder gone, a count that cannot be read: say so
+            logger.warning("cache level %s: cannot count it: %s", spec.name, exc)
+            level.error = str(exc)
+        levels.append(level)
+    return levels
+
+
 def cached_file(sha1: str) -> BinaryIO | None:
-    """Return the open file of a blob in the filesystem cache tier, and record the hit;
-    None when there is no such tier or it does not hold the blob (then the caller asks the
-    tiers). The caller closes the file.
+    """Return the open file of a blob in the first filesystem cache level, and record the
+    hit (a read of the level: it counts as recent use); None when there is no such level or
+    it does not hold the blob (then the caller asks the tiers). The caller closes the file.
 
     The file was verified when it was written; it is not hashed here: `scrub_caches` re-checks
     the folder periodically. For the front server (X-Accel-Redirect, X-Sendfile) or the WSGI
-    server (sendfile) to send.
+    server (sendfile) to send; the front server's location serves this level's folder.
     """
     snapshot = configuration.snapshot()
-    cache = next((s for s in snapshot.specs if s.kind == "filesystem" and s.role == "cache"), None)
-    if cache is None:
+    spec = next((s for s in snapshot.specs if s.kind == "filesystem" and s.role == "cache"), None)
+    if spec is None:
         return None
+    level = next(store for store in snapshot.composite.caches if str(store) == spec.name)
     key = parse_sha1(sha1)
     started = time.perf_counter()
-    path = Path(cache.location, FileSystemRaw.key_prefix(cache.location) + key)
     try:
-        file = builtins.open(path, "rb")  # noqa: SIM115 - the caller's
+        file = level.base_store.open_file(level.uri_of(key))
         size = os.fstat(file.fileno()).st_size
-    except OSError:
+    except (BitstoreError, OSError):
         return None
     elapsed = time.perf_counter() - started
-    result = Fetch(uri=key, served_by=cache.name, stream=file, bytes_read=size, seconds=elapsed)
-    result.attempts.append(Attempt(cache.name, HIT, elapsed))
+    result = Fetch(uri=key, served_by=spec.name, stream=file, bytes_read=size, seconds=elapsed)
+    result.attempts.append(Attempt(spec.name, HIT, elapsed))
     _record(result, snapshot, current_requester())
     return file

@@ -4,9 +4,10 @@ Spend per tier is read from the ledger's per-minute rollups (rollups.py): the re
 tier answered (hits, misses, errors: a skipped tier was not asked and costs nothing), the
 bytes it served and the bytes written into it, at the tier's current prices (costs.py).
 
-A cache hit saved what the blob would have cost at the source that filled the cache with it:
-the newest ledger record that wrote it back (`cache_written`) names that source; when no
-such record is left, the first write-back source in order is assumed. Spend per requester
+A cache hit, at any cache level, saved what the blob would have cost at the source that
+filled the levels with it: the newest ledger record that wrote it back from a source (not a
+promotion from a lower level) names that source; when no such record is left, the first
+write-back source in order is assumed. Spend per requester
 (user or task) is counted from the newest ledger records of the span, at most
 `SPEND_SAMPLE_SIZE` of them. Existence checks (`missing`, `exists`) are not in the ledger,
 so they are not in these sums; the budgets (coordination/budgets.py) do count them.
@@ -131,9 +132,13 @@ def add_savings(by_name: dict[str, TierSpend], since: datetime, until: datetime)
     caches = _cache_names()
     write_back = Tier.objects.filter(write_back=True).order_by("position", "id")
     fallback = write_back.values_list("name", flat=True).first()
-    fills = FetchRecord.objects.filter(
-        sha1=OuterRef("sha1"), cache_written=True, created_at__lte=OuterRef("created_at")
-    ).order_by("-created_at", "-id")
+    fills = (
+        FetchRecord.objects.filter(
+            sha1=OuterRef("sha1"), cache_written=True, created_at__lte=OuterRef("created_at")
+        )
+        .exclude(tier_name__in=caches)  # a promotion: the blob came from a level, not a source
+        .order_by("-created_at", "-id")
+    )
     hits = (
         FetchRecord.objects.filter(
             created_at__gte=since, created_at__lte=until, outcome="hit", tier_name__in=caches
@@ -159,30 +164,35 @@ def requester_spend(
 
     limit = bitstore_settings.SPEND_SAMPLE_SIZE
     prices = {name: tier.prices for name, tier in by_name.items() if tier.prices.priced}
-    caches = [name for name in _cache_names() if name in prices]
+    caches = _cache_names()
     rows = (
         FetchRecord.objects.filter(created_at__gte=since, created_at__lte=until)
         .order_by("-created_at", "-id")
-        .values_list("user_id", "task_id", "tier_name", "size", "cache_written", "attempts")
+        .values_list(
+            "user_id", "task_id", "tier_name", "size", "cache_written", "written_to", "attempts"
+        )
     )[:limit]
     spenders: dict[tuple, RequesterSpend] = {}
     counted = 0
-    for user_id, task_id, served_by, size, cache_written, attempts in rows.iterator(2000):
+    for row in rows.iterator(2000):
+        user_id, task_id, served_by, size, cache_written, written_to, attempts = row
         counted += 1
         spender = spenders.get((user_id, task_id))
         if spender is None:
             spender = spenders[(user_id, task_id)] = RequesterSpend(user_id, task_id)
         spender.fetches += 1
         spender.spend += _record_cost(prices, served_by, size, attempts or [])
-        if cache_written and caches:
-            spender.spend += prices[caches[0]].spend(bytes_written=size)
+        # A record from before cache levels wrote into the one cache (listed first).
+        for level in written_to or (caches[:1] if cache_written else []):
+            if level in prices:
+                spender.spend += prices[level].spend(bytes_written=size)
     top = sorted(spenders.values(), key=lambda s: -s.spend)[:TOP_REQUESTERS]
     _label(top)
     return top, counted >= limit
 
 
 def _cache_names() -> list[str]:
-    """The cache tiers' names, the enabled one first (write-backs went into it)."""
+    """The cache tiers' names, the enabled ones first, in position order."""
     from .models import Tier
 
     caches = Tier.objects.filter(role=Tier.CACHE).order_by("-enabled", "position", "id")

@@ -36,7 +36,7 @@ def test_the_benchmark_runs_every_case_with_tiny_sizes(tmp_path):
     document = json.loads(results.read_text())
     assert document["quick"] and document["machine"]["nproc"] >= 1
     cases = {case["number"]: case for case in document["cases"]}
-    assert sorted(cases) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 19, 20, 21, 22]
+    assert sorted(cases) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 19, 20, 21, 22, 23]
     for number, case in cases.items():
         no_nginx = number in NGINX_CASES and not nginx_available()
         # CI has PostgreSQL (BITSTORE_REQUIRE_SERVICES=1): there cases 20 and 21 must run.

@@ -4,6 +4,7 @@ from . import (
     big_blob,
     blob_url,
     blob_url_cache,
+    cache_levels,
     disk_cache,
     django_layer,
     first_tier,
@@ -30,4 +31,5 @@ CASES = {
     ledger_postgresql.NUMBER: ledger_postgresql,
     ledger_statistics.NUMBER: ledger_statistics,
     blob_url.NUMBER: blob_url,
+    cache_levels.NUMBER: cache_levels,
 }

@@ -63,7 +63,7 @@ def sample_fetch(index: int):
             Attempt("gcs", "not_found", 0.004),
             Attempt("source", "hit", 0.012),
         ],
-        cache_written=True,
+        written_to=["cache"],
         seconds=0.017,
     )
 

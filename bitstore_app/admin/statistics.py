@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Sum
 from django.utils import timezone
@@ -41,6 +42,8 @@ class TierStats:
     skipped: dict[str, int] = field(default_factory=dict)
     bytes_served: int = 0
     bytes_written: int = 0
+    #: Blobs written into this tier (a cache level) from a lower level.
+    promotions: int = 0
     histogram: rollups.Histogram = field(
         default_factory=lambda: rollups.Histogram([0] * len(rollups.LATENCY_COLUMNS)),
         repr=False,
@@ -63,6 +66,7 @@ class TierStats:
             },
             bytes_served=value["bytes_read"],
             bytes_written=value["bytes_written"],
+            promotions=value["promotions"],
             histogram=rollups.Histogram(rollups.latency_counts(value)),
         )
 
@@ -98,6 +102,21 @@ class TierStats:
 
 
 @dataclass
+class LevelStats:
+    """One cache level: what it holds now, and what was written into it over the window."""
+
+    level: Any  # services.Level: its number, tier, kind, max_bytes and usage
+    stats: TierStats
+
+    @property
+    def percent_full(self) -> float | None:
+        usage, limit = self.level.usage, self.level.max_bytes
+        if usage is None or not limit:
+            return None
+        return 100 * usage.bytes / limit
+
+
+@dataclass
 class Report:
     """The statistics of every tier over one window."""
 
@@ -107,6 +126,8 @@ class Report:
     fetches: int
     tiers: list[TierStats]
     overall: TierStats
+    #: The cache levels, top first (see `cache_levels`).
+    levels: list[LevelStats] = field(default_factory=list)
 
 
 def window_delta(window: str) -> timedelta:
@@ -138,3 +159,15 @@ def tier_statistics(window: str = DEFAULT_WINDOW, now: datetime | None = None) -
     former = (TierStats.of(name, row) for name, row in sorted(by_name.items()))
     tiers += [stats for stats in former if stats.attempts or stats.skipped_total]
     return Report(window, since, until, overall.attempts, tiers, overall)
+
+
+def cache_levels(report: Report) -> list[LevelStats]:
+    """Return the cache levels of this process's configuration, top first, with what each
+    holds now (as the level counts it) and the window's promotions and bytes written."""
+    from .. import services
+
+    by_name = {stats.tier: stats for stats in report.tiers}
+    return [
+        LevelStats(level, by_name.get(level.tier) or TierStats(level.tier))
+        for level in services.cache_levels()
+    ]

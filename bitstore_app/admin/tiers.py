@@ -10,8 +10,8 @@ from __future__ import annotations
 from adminsortable2.admin import SortableAdminMixin
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import urlencode
@@ -25,6 +25,16 @@ from .forms import TierForm, check_many, describe_check
 from .trend_charts import trend_charts
 from .trends import tier_trends
 
+#: How the order makes cache levels, said on the tier list and the tier form.
+CACHE_LEVELS_HELP = (
+    "The enabled cache tiers are the cache levels, level 1 the first in position order: a "
+    "blob served by a write-back source is written into every level, a blob served by a "
+    "lower level into the levels above it. A level with max bytes (filesystem, memory) "
+    "evicts its least recently used blobs to stay under it; a bucket level is bounded by "
+    "the bucket's lifecycle rule. Puts (put, uploads, the Storage backend) go into the "
+    "sources that accept puts, and into level 1 as well."
+)
+
 
 @admin.register(Tier)
 class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
@@ -37,7 +47,7 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
         "position",
         "name",
         "kind",
-        "role",
+        "role_and_level",
         "location",
         "enabled",
         "verify",
@@ -54,7 +64,11 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
     #: The form's sections; fields added to the model later land in "More settings".
     main_fieldsets = [
         (None, {"fields": ["name", "kind", "location", "role", "enabled"]}),
-        ("How it is read", {"fields": ["verify", "write_back"]}),
+        ("How it is read and written", {"fields": ["verify", "write_back", "read_only"]}),
+        (
+            "Cache levels and puts",
+            {"fields": ["max_bytes", "accepts_puts"], "description": CACHE_LEVELS_HELP},
+        ),
         ("Connection", {"fields": ["credentials", "options", "connect_timeout", "read_timeout"]}),
         (
             "Cost and limits",
@@ -96,9 +110,22 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
         """What the tier's monthly budgets leave (read once per page from the counters)."""
         return budget_left.describe(tier, self._usage)
 
+    @admin.display(description="role", ordering="role")
+    def role_and_level(self, tier: Tier) -> str:
+        """The role, with a cache tier's level (1 on top, as the enabled caches' order makes
+        it) and size, and whether a source takes puts."""
+        notes = ["read-only"] if tier.read_only else []
+        if tier.role != Tier.CACHE:
+            return ", ".join(["source", *notes, *(["takes puts"] if tier.accepts_puts else [])])
+        level = f"level {self._levels[tier.pk]}" if tier.pk in self._levels else "cache (off)"
+        bound = [f"max {filesizeformat(tier.max_bytes)}"] if tier.max_bytes else []
+        return ", ".join([level, *notes, *bound])
+
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
         self._usage = budget_left.usage_of(changelist.result_list)
+        caches = Tier.objects.enabled().filter(role=Tier.CACHE).values_list("pk", flat=True)
+        self._levels = {pk: number for number, pk in enumerate(caches, 1)}
         return changelist
 
     @admin.action(description="Enable selected tiers", permissions=["change"])
@@ -110,17 +137,7 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
         self._set_enabled(request, queryset, False)
 
     def _set_enabled(self, request, queryset, enabled: bool) -> None:
-        try:
-            with transaction.atomic():
-                count = queryset.update(enabled=enabled)
-        except IntegrityError:
-            self.message_user(
-                request,
-                "Nothing changed: only one cache tier can be enabled at a time. "
-                "Disable the enabled cache tier first.",
-                messages.ERROR,
-            )
-            return
+        count = queryset.update(enabled=enabled)
         state = "enabled" if enabled else "disabled"
         self.message_user(request, f"{count} tier(s) {state}.", messages.SUCCESS)
 
@@ -137,7 +154,11 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
         return [path("statistics/", view, name=name), *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "statistics_url": self._statistics_url()}
+        extra_context = {
+            **(extra_context or {}),
+            "statistics_url": self._statistics_url(),
+            "cache_levels_help": CACHE_LEVELS_HELP,
+        }
         return super().changelist_view(request, extra_context)
 
     def _statistics_url(self) -> str:
@@ -153,6 +174,7 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
         if window not in statistics.WINDOWS:
             window = statistics.DEFAULT_WINDOW
         report = statistics.tier_statistics(window)
+        report.levels = statistics.cache_levels(report)
         spend = spending.spend_report(report.since, report.until)
         prices = {tier.tier: tier.prices for tier in spend.tiers}
         trends = tier_trends(report.since, report.until, prices)

@@ -1,4 +1,11 @@
-"""Ordered tiers: read from the first that has a blob, write back into the cache."""
+"""Ordered tiers: read from the first that has a blob, write it into the cache levels above.
+
+Cache levels are tiers appended with `append_cache_level` (or the one of `append_cache`), top
+first: a per-host disk, say, in front of a shared bucket. A blob served by a write-back
+source is written into every level; one served by a lower level into the levels above it
+(a promotion). A `put` goes into the sources that accept puts (durable), and into the top
+level too.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +35,7 @@ from .singleflight import SingleFlight
 from .store import Store
 from .stream_fills import StreamFills
 from .tee import CheckedReader, Sha1Check
-from .writer import BlobWriter, WrappedWriter
+from .writer import BlobWriter, FanOutWriter, WrappedWriter
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +53,8 @@ class _Pass:
     start: int = 0
     end: int | None = None
     claim: Claim | None = None
-    #: Set when the cache, asked again after another reader's fill, answered instead.
-    served_by_cache: bool = False
+    #: Set when a cache level, asked again after another reader's fill, answered instead.
+    served_by: Store | None = None
 
     @property
     def whole(self) -> bool:
@@ -56,23 +63,25 @@ class _Pass:
 
 class Composite(StreamFills, Store):
     """Sources tried in order; blobs served by sources appended with `cache_result=True` are
-    written into the cache, by every read: `get`, `get_many` and streams from `open`.
+    written into every cache level, and blobs served by a cache level into the levels above
+    it, by every read: `get`, `get_many` and streams from `open`.
 
     Two options make reads from later tiers faster; both keep the answer of the sequential
     pass, and both are off by default (the seed library's behaviour):
 
     - `index`: a `LocationIndex` fed by every read. A blob seen before is asked first from
-      the tier that served it last (the cache, once a source's blob was written back); when
-      that tier no longer has it, the configured order follows. A write-back source is never
-      asked before the cache this way.
+      the tier that served it last (the top cache level written, once a blob was written
+      back); when that tier no longer has it, the configured order follows. Nothing is asked
+      before the top cache level this way, and a write-back source never before any level.
     - `concurrent`: for a blob with no known location, the tiers are asked at once (True, or
       the most threads to use) and the first in order that has it serves it. Write-back
       sources, the expensive ones, are still asked only when every tier before them said no.
       A blob held by several tiers is downloaded from each of them that was asked.
 
     One reader at a time fetches a blob from a write-back source (`fill_gate`); the others
-    wait for its fill and read the cache. Streams are tuned by the attributes below (the
-    Django app sets them from its settings).
+    wait for its fill and read the cache. A promotion takes no claim (a lower level is
+    cheap to ask), and like every fill it commits atomically, only bytes that match.
+    Streams are tuned by the attributes below (the Django app sets them from its settings).
     """
 
     #: Check what is read against its key (the Django app does): a whole stream that does not
@@ -91,10 +100,13 @@ class Composite(StreamFills, Store):
         self, *, concurrent: bool | int = False, index: LocationIndex | None = None
     ) -> None:
         self.sources: list[Store] = []
-        #: The sources whose blobs are written into the cache. Kept as the stores themselves,
-        #: not their ids, so that the choice survives pickling.
+        #: The sources whose blobs are written into the cache levels. Kept as the stores
+        #: themselves, not their ids, so that the choice survives pickling.
         self.cache_back: list[Store] = []
-        self.cache: Store | None = None
+        #: The cache levels, top first.
+        self.caches: list[Store] = []
+        #: The sources a `put` writes into: durable tiers, never evicted.
+        self.upload_tiers: list[Store] = []
         self.concurrent = concurrent
         self.index = index
         self.fill_gate = FillGate()
@@ -104,25 +116,42 @@ class Composite(StreamFills, Store):
     def describe(self) -> str:
         return type(self).__name__
 
-    def append_source(self, source: Store, cache_result: bool = False) -> None:
+    @property
+    def cache(self) -> Store | None:
+        """The top cache level (the seed library's one cache), or None."""
+        return self.caches[0] if self.caches else None
+
+    def append_source(
+        self, source: Store, cache_result: bool = False, accepts_puts: bool = False
+    ) -> None:
         """Try `source` after the ones appended before; with `cache_result`, what it serves is
-        written into the cache."""
+        written into the cache levels; with `accepts_puts`, `put` writes into it."""
         self.sources.append(source)
         if cache_result:
             self.cache_back.append(source)
+        if accepts_puts:
+            self.upload_tiers.append(source)
 
     def append_store(self, store: Store, cache_result: bool = True) -> None:
         """Append a source whose blobs land in the cache (the seed README's spelling)."""
         self.append_source(store, cache_result=cache_result)
 
     def append_cache(self, cache: Store, read: bool = True) -> None:
-        """Make `cache` the one cache; with `read`, it is also read at this position."""
-        if self.cache is not None:
-            logger.warning("replacing the cache %s with %s", self.cache, cache)
-            self.sources = [source for source in self.sources if source is not self.cache]
+        """Make `cache` the one cache (as in the seed library: one appended before is
+        replaced, with a warning); with `read`, it is also read at this position."""
+        for old in self.caches:
+            logger.warning("replacing the cache %s with %s", old, cache)
+            self.sources = [source for source in self.sources if source is not old]
+        self.caches = []
+        self.append_cache_level(cache, read)
+
+    def append_cache_level(self, cache: Store, read: bool = True) -> None:
+        """Add `cache` as a cache level below the ones appended before; with `read`, it is
+        also read at this position. A level that cannot write (`can_write()` is false) is
+        read and promoted from, never written."""
         if read:
             self.sources.append(cache)
-        self.cache = cache
+        self.caches.append(cache)
 
     def is_valid(self, uri: str) -> bool:
         return any(store.is_valid(uri) for store in self.sources)
@@ -202,8 +231,7 @@ class Composite(StreamFills, Store):
         finally:
             self._release(p)  # a stream that fills the cache took the claim with it
         if found is not None:
-            store = self.cache if p.served_by_cache else found[0]
-            p.result.served_by = str(store)
+            p.result.served_by = str(p.served_by or found[0])
         else:
             p.result.error = self._miss_error(p.key, p.result)
         p.result.seconds = time.perf_counter() - started
@@ -216,13 +244,14 @@ class Composite(StreamFills, Store):
         """Return the tiers that accept `key` in the order to ask them, the one the location
         index names (None: no hint is followed), and whether it is asked first, alone.
 
-        The index never puts a tier before the cache: asking the cache is cheap, and another
-        process (a warm job) may have filled it since. A write-back source keeps its place."""
+        The index never puts a tier before the top cache level: asking it is cheap, and
+        another process (a warm job) may have filled it since. A write-back source keeps its
+        place, after every cache level."""
         stores = [store for store in self.sources if store.is_valid(key)]
         tier = self.index.get(key) if self.index is not None else None
         hinted = next((store for store in stores if str(store) == tier), None)
-        cache = next((store for store in stores if store is self.cache), None)
-        if hinted is None or (cache is not None and self._writes_back(hinted)):
+        cache = next((store for store in stores if self._is_level(store)), None)
+        if hinted is None or (cache is not None and self._paid(hinted)):
             return stores, None, False
         stores.remove(hinted)
         if cache is None or hinted is cache:
@@ -238,59 +267,87 @@ class Composite(StreamFills, Store):
 
         if self.concurrent and len(stores) > 1 and not p.stream:  # streams: one open at a time
             threads = threads_for(self.concurrent)
-            return first_hit(stores, p.key, p.result, ask, self._probes, threads, self._fills)
+            return first_hit(stores, p.key, p.result, ask, self._probes, threads, self._paid)
         for store in stores:
             answer = ask(store, p.key, p.result)
             if answer is not None:
                 return store, answer
         return None
 
+    def _is_level(self, store: Store) -> bool:
+        for level in self.caches:  # a loop, not any(): this runs on every cache hit
+            if level is store:
+                return True
+        return False
+
     def _writes_back(self, store: Store) -> bool:
         return any(store is source for source in self.cache_back)
 
-    def _fills(self, store: Store) -> bool:
-        """Return whether what `store` serves is written into the cache."""
-        return self.cache is not None and store is not self.cache and self._writes_back(store)
+    def _targets(self, store: Store) -> list[Store]:
+        """Return the cache levels what `store` serves is written into, top first: every
+        level for a write-back source, the levels above it for a level (a promotion)."""
+        targets = []
+        for level in self.caches:
+            if level is store:
+                return targets
+            if level.can_write():
+                targets.append(level)
+        return targets if self._writes_back(store) else []
+
+    def _paid(self, store: Store) -> bool:
+        """Return whether `store` is a write-back source with levels to fill: it is asked
+        alone, and one reader at a time (`fill_gate`)."""
+        return not self._is_level(store) and bool(self._targets(store))
 
     def _ask_tier(self, p: _Pass, store: Store, result: trace.Fetch) -> Any:
         """Ask one tier; before the first write-back source, claim the fill, and when another
-        reader filled the cache meanwhile, read the cache instead."""
-        while self._fills(store) and p.claim is None:
+        reader filled the levels meanwhile, read the top one instead."""
+        targets = self._targets(store)
+        while targets and p.claim is None and not self._is_level(store):  # a paid source
             p.claim = self.fill_gate.claim(p.key)
             if not p.claim.waited:
                 break
-            answer = self._ask(self.cache, p.key, result, partial(self._read, p, self.cache))
+            top = targets[0]
+            read = partial(self._read, p, top, self._targets(top))
+            answer = self._ask(top, p.key, result, read)
             if answer is not None:
-                p.served_by_cache = True
+                p.served_by = top
                 self._release(p)
                 return answer
             if p.claim.again:  # the fill waited for was dropped: one reader takes it over
                 p.claim = None
-        return self._ask(store, p.key, result, partial(self._read, p, store))
+        return self._ask(store, p.key, result, partial(self._read, p, store, targets))
 
-    def _read(self, p: _Pass, store: Store, key: str) -> Any:
-        """Return what `store` answers for the pass: bytes for `get`, else a stream."""
+    def _read(self, p: _Pass, store: Store, targets: list[Store], key: str) -> Any:
+        """Return what `store` answers for the pass (bytes for `get`, else a stream), and
+        write the blob into the cache levels `targets`."""
         if not p.stream:
             data = store.get(key)
-            if self._fills(store):
-                p.result.cache_written = self.write_back(key, data)
-                self._release(p)
+            if targets:
+                self._filled(p, self._write_into(key, data, targets))
             return data
         stream = store.open(key, p.start, p.end)
         small = stream.size <= self.verify_before_send_max_bytes
-        if small and self.check_reads and (p.whole or store is self.cache):
-            return self._read_checked(p, store, stream)
-        if p.whole and self._fills(store):
-            return self._tee(p, store, stream)
+        if small and self.check_reads and (p.whole or self._is_level(store)):
+            return self._read_checked(p, store, stream, targets)
+        if p.whole and targets:
+            return self._tee(p, store, stream, targets)
         if p.whole and self.check_reads:
             # A tier that verifies its own streams is not hashed twice.
             check = None if isinstance(stream, VerifyingReader) else self.check_for(key, store)
             return CheckedReader(stream, check, on_invalid=partial(self._discard, store, key))
         empty = p.end is not None and p.end <= p.start  # headers only: no fill
-        if self._fills(store) and not empty and stream.size <= self.fill_on_range_max_bytes:
+        if targets and not empty and stream.size <= self.fill_on_range_max_bytes:
             self._release(p)
             self._fill_later(key)
         return stream
+
+    def _filled(self, p: _Pass, written: list[Store]) -> None:
+        """Note the levels a read wrote the blob into, and let waiting readers go on."""
+        p.result.written_to = [str(level) for level in written]
+        if written:
+            self._written(p.key, written)
+        self._release(p)
 
     def _release(self, p: _Pass) -> None:
         if p.claim is not None:
@@ -298,7 +355,7 @@ class Composite(StreamFills, Store):
 
     def _discard(self, store: Store, key: str) -> None:
         """Remove a cache entry that failed its check (a source's bytes are left alone)."""
-        if store is not self.cache:
+        if not self._is_level(store):
             return
         try:
             store.delete(key)
@@ -313,8 +370,8 @@ class Composite(StreamFills, Store):
             return
         if result.served_by is None:
             self.index.forget(key)
-        else:
-            self.index.remember(key, str(self.cache) if result.cache_written else result.served_by)
+        elif not result.written_to:  # a fill has remembered its top level already
+            self.index.remember(key, result.served_by)
 
     def _ask(
         self, store: Store, key: str, result: trace.Fetch, read: Callable | None = None
@@ -361,27 +418,29 @@ class Composite(StreamFills, Store):
             return InvalidDataFound(", ".join(invalid), key)
         return NotFoundInStore(self, key)
 
-    def write_back(self, key: str, data: bytes) -> bool:
-        """Write a served blob into the cache; a failure is logged, never raised (with
-        `check_reads`, bytes that do not match raise `InvalidDataFound`)."""
-        try:
-            self.cache.put_or_raise(key, data)
-        except InvalidDataFound as exc:
-            if self.check_reads:
-                raise
-            logger.warning("%s: could not cache %s: %s", self.cache, key, exc)
-            return False
-        except Exception as exc:
-            logger.warning("%s: could not cache %s: %s", self.cache, key, exc)
-            return False
-        self.forget(key)
-        return True
+    def _write_into(self, key: str, data: bytes, levels: list[Store]) -> list[Store]:
+        """Write a served blob into cache levels and return those that took it; a failure is
+        logged, never raised (with `check_reads`, bytes that do not match raise
+        `InvalidDataFound`, and no level is written)."""
+        written = []
+        for level in levels:
+            try:
+                level.put_or_raise(key, data)
+            except InvalidDataFound as exc:
+                if self.check_reads:
+                    raise
+                logger.warning("%s: could not cache %s: %s", level, key, exc)
+                return written  # the same bytes, refused by the next level too
+            except Exception as exc:
+                logger.warning("%s: could not cache %s: %s", level, key, exc)
+            else:
+                written.append(level)
+        return written
 
     def forget(self, uri: str) -> None:
         """Tell every tier that the blob now exists, so none answers from a memory of misses."""
-        for store in [*self.sources, self.cache]:
-            if store is not None:
-                store.forget(uri)
+        for store in [*self.sources, *self.caches]:
+            store.forget(uri)
 
     def get_many(
         self,
@@ -417,26 +476,50 @@ class Composite(StreamFills, Store):
         return False
 
     def put(self, uri: str, data: bytes) -> None:
-        """Write the blob into the cache, or else into the first source that can write."""
+        """Write the blob where `open_writer` says."""
         with self.open_writer(uri) as writer:
             writer.write(data)
 
     def open_writer(self, uri: str) -> BlobWriter:
-        """Return a writer into the tier a `put` writes to: the cache, or else the first
-        source that can write."""
+        """Return a writer into the tiers a `put` writes to: every source that accepts puts
+        (all must take it), and the top writable cache level as well (if it can). Without
+        such a source, the one writable cache level, when it is not bounded (it would evict
+        what was put); else `NoWritableTier`."""
         key = self.normalize(uri)
-        targets = [self.cache] if self.cache is not None else self.sources
-        for target in targets:
-            if not target.is_valid(key):
-                continue
+        levels = [level for level in self.caches if level.is_valid(key) and level.can_write()]
+        durable = [tier for tier in self.upload_tiers if tier.is_valid(key)]
+        if not durable and len(levels) == 1 and not levels[0].bounded():
+            durable, levels = levels, []
+        if not durable:
+            raise NoWritableTier(self, key, self._no_upload_reason(levels))
+        required = []
+        try:
+            for tier in durable:
+                required.append((tier, tier.open_writer(key)))
+        except BaseException:
+            for _, writer in required:
+                writer.abort()
+            raise
+        optional = []
+        for level in levels[:1]:
             try:
-                inner = target.open_writer(key)
-            except NotImplementedError:
-                continue
-            return WrappedWriter(inner, after_commit=partial(self._written, key, target))
-        raise NoWritableTier(self, key)
+                optional.append((level, level.open_writer(key)))
+            except Exception as exc:
+                logger.warning("%s: %s is not placed in the cache: %s", level, key, exc)
+        fan = FanOutWriter(required, optional)
+        return WrappedWriter(fan, after_commit=lambda: self._written(key, fan.committed))
 
-    def _written(self, key: str, target: Store) -> None:
+    def _no_upload_reason(self, levels: list[Store]) -> str:
+        if len(levels) > 1:
+            return f"no source accepts puts, and there are {len(levels)} cache levels"
+        if levels:
+            return "no source accepts puts, and the cache level is bounded (it evicts)"
+        return "no source accepts puts, and there is no cache level that can write"
+
+    def _written(self, key: str, tiers: list[Store]) -> None:
+        """Note that `tiers` now hold the blob: nobody remembers it missing, and the index
+        names the top cache level among them (else the first)."""
         self.forget(key)
-        if self.index is not None:
-            self.index.remember(key, str(target))
+        if self.index is not None and tiers:
+            first = next((tier for tier in tiers if self._is_level(tier)), tiers[0])
+            self.index.remember(key, str(first))

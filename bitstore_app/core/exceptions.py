@@ -137,16 +137,21 @@ class InvalidURI(BitstoreError, ValueError):
 
 
 class NoWritableTier(BitstoreError, NotImplementedError):
-    """No tier of a composite can write the blob (the seed's composite had no `put`)."""
+    """No tier of a composite can take a put of the blob (the seed's composite had no
+    `put`): `reason` says why, and the message names the `accepts_puts` setting."""
 
-    def __init__(self, store: object, uri: object) -> None:
+    def __init__(self, store: object, uri: object, reason: str = "") -> None:
         self.store_name = _name(store)
         self.uri = str(uri)
+        self.reason = reason
+        because = f" ({reason})" if reason else ""
         super().__init__(
             f"{self.store_name} does not implement the 'put' method: it has no tier that can "
-            f"write '{self.uri}'",
+            f"write '{self.uri}'{because}; mark a durable source tier accepts_puts (in the "
+            "core, append_source(store, accepts_puts=True))",
             self.store_name,
             self.uri,
+            reason,
         )
 
 

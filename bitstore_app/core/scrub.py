@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .sha1 import is_sha1
 from .tiers.filesystem import INCOMING
+from .tiers.folder_budget import recount
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class ScrubReport:
     checked: int = 0
     bytes_checked: int = 0
     removed: list[str] = field(default_factory=list)
+    bytes_removed: int = 0
     stale_removed: int = 0
 
     def summary(self) -> str:
@@ -53,11 +55,25 @@ def sha1_of_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def scrub_folder(folder: str | os.PathLike, now: float | None = None) -> ScrubReport:
-    """Hash every SHA1-named file below `folder`; remove those whose content differs."""
+def scrub_folder(
+    folder: str | os.PathLike, now: float | None = None, count: bool = False
+) -> ScrubReport:
+    """Hash every SHA1-named file below `folder`; remove those whose content differs. With
+    `count` (a cache level), keep what is left as the folder's bytes and blobs (see
+    `folder_budget`): the figures of an unbounded level, a correction for a bounded one."""
     root = Path(folder)
     report = ScrubReport(str(root))
     now = time.time() if now is None else now
+    if not (count and root.is_dir()):
+        _walk(root, report, now)
+        return report
+    with recount(root) as record:
+        _walk(root, report, now)
+        record(report.bytes_checked - report.bytes_removed, report.checked - len(report.removed))
+    return report
+
+
+def _walk(root: Path, report: ScrubReport, now: float) -> None:
     for directory, _, names in os.walk(root):
         for name in names:
             path = Path(directory, name)
@@ -65,7 +81,6 @@ def scrub_folder(folder: str | os.PathLike, now: float | None = None) -> ScrubRe
                 report.stale_removed += _remove_if_stale(path, now)
             elif is_sha1(name):
                 _check(path, name, report)
-    return report
 
 
 def _check(path: Path, name: str, report: ScrubReport) -> None:
@@ -82,6 +97,7 @@ def _check(path: Path, name: str, report: ScrubReport) -> None:
         return
     logger.warning("scrub: %s held data with SHA1 %s: removed", path, actual)
     report.removed.append(name)
+    report.bytes_removed += before.st_size
 
 
 def _remove_if_stale(path: Path, now: float) -> int:

@@ -11,6 +11,7 @@ from typing import BinaryIO
 from .exceptions import InvalidDataFound, InvalidDataGiven, InvalidURI, NotFoundInStore
 from .reader import VerifyingReader
 from .store import Store
+from .usage import Usage
 from .writer import BlobWriter, Sha1Writer
 
 __all__ = [
@@ -119,6 +120,15 @@ class Sha1Store(Sha1FormatMixin, Store):
     def delete(self, sha1: str) -> None:
         self.check_uri(sha1)
         self.base_store.delete(self.uri_of(sha1))
+
+    def can_write(self) -> bool:
+        return self.base_store.can_write()
+
+    def bounded(self) -> bool:
+        return self.base_store.bounded()
+
+    def usage(self) -> Usage | None:
+        return self.base_store.usage()
 
     def open_writer(self, sha1: str) -> BlobWriter:
         """Return a writer that checks, before committing, that what it got has this SHA1."""

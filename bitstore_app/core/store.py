@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from typing import Any, BinaryIO, ClassVar
 
 from .exceptions import InvalidURI, NotFoundInStore
+from .usage import Usage
 from .writer import BlobWriter, put_on_commit
 
 
@@ -64,8 +65,17 @@ class Store(ABC):
         return put_on_commit(lambda data: self.put_or_raise(uri, data))
 
     def can_write(self) -> bool:
-        """Return whether the store implements `put`."""
+        """Return whether the store implements `put` (a read-only tier says no)."""
         return type(self).put is not Store.put
+
+    def bounded(self) -> bool:
+        """Return whether the store evicts blobs to stay under a size: a bounded cache, which
+        a `put` cannot count on to keep what it was given."""
+        return False
+
+    def usage(self) -> Usage | None:
+        """Return what the store holds, as a cache level counts it; None when not counted."""
+        return None
 
     def forget(self, uri: str) -> None:
         """Drop any memory that the URI is missing (it was just written somewhere)."""

@@ -43,7 +43,8 @@ class Fetch:
     data: bytes | None = None
     served_by: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
-    cache_written: bool = False
+    #: The cache levels the blob was written into by this fetch, top first.
+    written_to: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: Exception | None = None
     #: A streaming read (`Composite.open_fetch`): the open file, and how many bytes were read.
@@ -63,6 +64,11 @@ class Fetch:
         if any(attempt.outcome == INVALID for attempt in self.attempts):
             return INVALID
         return NOT_FOUND
+
+    @property
+    def cache_written(self) -> bool:
+        """Whether the fetch wrote the blob into a cache level."""
+        return bool(self.written_to)
 
     @property
     def size(self) -> int:

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, TypeVar
 from .exceptions import BitstoreError, StoreNotAvailable
 from .fault_log import FaultLog
 from .store import Store
+from .usage import Usage
 from .writer import BlobWriter, WrappedWriter
 
 T = TypeVar("T")
@@ -97,6 +98,15 @@ class StoreWrapper(Store):
 
     def forget(self, uri: str) -> None:
         self.inner.forget(uri)
+
+    def can_write(self) -> bool:
+        return self.inner.can_write()
+
+    def bounded(self) -> bool:
+        return self.inner.bounded()
+
+    def usage(self) -> Usage | None:
+        return self.inner.usage()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or name == "inner":

@@ -9,6 +9,7 @@ commit; the tiers that can stream (files, S3, GCS) hand over the spool or rename
 from __future__ import annotations
 
 import hashlib
+import logging
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -16,7 +17,16 @@ from typing import BinaryIO
 
 from .exceptions import BitstoreError, InvalidDataGiven
 
-__all__ = ["BlobWriter", "SpooledWriter", "WrappedWriter", "Sha1Writer", "WriterClosed"]
+__all__ = [
+    "BlobWriter",
+    "FanOutWriter",
+    "SpooledWriter",
+    "WrappedWriter",
+    "Sha1Writer",
+    "WriterClosed",
+]
+
+logger = logging.getLogger(__name__)
 
 #: Bytes a spooled writer keeps in memory before it moves to a file on disk.
 SPOOL_MEMORY = 4 * 1024 * 1024
@@ -165,3 +175,52 @@ class Sha1Writer(WrappedWriter):
         if actual != self.sha1:
             raise InvalidDataGiven(self._store, self.sha1, actual)
         super()._commit()
+
+
+class FanOutWriter(BlobWriter):
+    """Write one blob into several tiers at once.
+
+    `required` writers (tier, writer) must all commit: a failure drops every writer and
+    raises. `optional` ones are best effort: a tier whose write or commit fails is logged
+    and left out. The required ones commit first, so an optional tier (a cache) never
+    holds a blob whose durable write failed. `committed` lists the tiers that committed.
+    """
+
+    def __init__(
+        self,
+        required: list[tuple[object, BlobWriter]],
+        optional: list[tuple[object, BlobWriter]] = (),
+    ) -> None:
+        self._required = list(required)
+        self._optional = list(optional)
+        self.committed: list[object] = []
+
+    def _write(self, chunk: bytes) -> None:
+        for _, writer in self._required:
+            writer.write(chunk)
+        for entry in list(self._optional):
+            try:
+                entry[1].write(chunk)
+            except Exception as exc:  # a failing cache never fails the write
+                self._drop(entry, exc)
+
+    def _commit(self) -> None:
+        for tier, writer in self._required:
+            writer.commit()
+            self.committed.append(tier)
+        for entry in self._optional:
+            try:
+                entry[1].commit()
+            except Exception as exc:
+                logger.warning("%s: not written: %s", entry[0], exc)
+            else:
+                self.committed.append(entry[0])
+
+    def _abort(self) -> None:
+        for _, writer in self._required + self._optional:
+            writer.abort()
+
+    def _drop(self, entry: tuple[object, BlobWriter], exc: Exception) -> None:
+        logger.warning("%s: not written: %s", entry[0], exc)
+        entry[1].abort()
+        self._optional.remove(entry)

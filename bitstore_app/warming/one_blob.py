@@ -1,4 +1,5 @@
-"""Warming one blob: make sure the cache tier holds it, fetching it from the sources if not.
+"""Warming one blob: make sure the top cache level holds it, fetching it if not (promoted
+from a lower level that holds it, else from the sources, into every level).
 
 `warm_one` is what each chunk of a warm job (chunks.py) does for each of its SHA1s, through
 a `Plan`: the composite for warming of this process's configuration snapshot, which the
@@ -39,7 +40,9 @@ class Plan:
     @classmethod
     def of(cls, snapshot: services.Snapshot) -> Plan:
         if snapshot.warming is None:
-            raise NoCacheTier("cache warming needs an enabled tier with the cache role")
+            raise NoCacheTier(
+                "cache warming needs an enabled tier with the cache role that is not read-only"
+            )
         return cls(snapshot)
 
     @property
@@ -59,9 +62,10 @@ class Outcome:
 
 
 def warm_one(plan: Plan, sha1: str) -> Outcome:
-    """Make sure the cache tier holds the blob; say what it took. One process at a time
-    fetches a SHA1 (the composite's fill gate and its leases): the others wait for it, then
-    find the blob cached."""
+    """Make sure the top writable cache level holds the blob; say what it took. One process
+    at a time fetches a SHA1 from a source (the composite's fill gate and its leases): the
+    others wait for it, then find the blob cached. A blob a cache level held already (and
+    is promoted from) counts as already cached: no source was asked."""
     composite = plan.composite
     try:
         if composite.cache.exists(sha1):
@@ -73,8 +77,8 @@ def warm_one(plan: Plan, sha1: str) -> Outcome:
     services.record(result, plan.snapshot)
     if result.data is None:
         return Outcome(_MISSES.get(result.outcome, TRANSIENT))
-    if result.served_by == str(composite.cache):  # another process filled it meanwhile
-        return Outcome(ALREADY_CACHED)
+    if result.served_by in {str(level) for level in composite.caches}:
+        return Outcome(ALREADY_CACHED)  # a lower level had it, or another process filled it
     if not result.cache_written:
         logger.info("warming %s: cannot write into the cache", sha1)
         return Outcome(TRANSIENT)

@@ -68,7 +68,11 @@ def _store(request: HttpRequest, key: str | None) -> HttpResponse:
         actual = exc._params[2] if len(exc._params) > 2 else "another"
         return json_error(400, f"the body's SHA1 is {actual}, not {key}: nothing was stored")
     except NotImplementedError:
-        return json_error(409, "no enabled tier can be written: add a cache tier")
+        message = (
+            "no enabled tier accepts uploads: tick 'accepts puts' on a durable source tier "
+            "(a cache level that is bounded, or one of several, may evict them)"
+        )
+        return json_error(409, message)
     except (BitstoreError, OSError) as exc:
         logger.warning("upload of %s failed: %s", key or "a blob", exc)
         return json_error(503, "the blob could not be stored now: try again later")

@@ -81,6 +81,29 @@ def test_a_cache_hit_saves_what_the_source_that_filled_it_would_cost(make_tier):
     assert tiers["first-paid"].saved_hits == 0
 
 
+def test_hits_at_every_level_are_priced_at_the_source_not_at_a_promotion(make_tier, tmp_path):
+    make_tier("top", role="cache", price_per_gb_written=1e9)
+    bottom = make_tier("bottom", role="cache", price_per_gb_written=1e9)
+    paid = make_tier("paid", write_back=True, price_per_1k_requests=1000.0, price_per_gb_read=1e9)
+    sha1, data = blob("filled by paid, then promoted")
+    store_blob(paid, data)
+    assert services.get(sha1) == data  # paid fills both levels
+    top_folder = services.composite().caches[0].base_store.root
+    (top_folder / sha1).unlink()
+    promoted = services.fetch(sha1)  # from the bottom level, promoted into the top
+    assert (promoted.served_by, promoted.written_to) == ("bottom", ["top"])
+    assert services.get(sha1) == data  # a hit at the top level
+    ledger.buffer.flush()
+    now = timezone.now()
+    report = spending.spend_report(now - timedelta(hours=1), now)
+    tiers = by_tier(report)
+    # Two cache hits (the bottom's promotion, then the top's), both saved at paid's prices.
+    assert (tiers["paid"].saved_hits, tiers["paid"].saved_bytes) == (2, 2 * len(data))
+    assert tiers["bottom"].saved_hits == 0 and bottom.name == "bottom"
+    # Bytes written: both levels by the fill, the top once more by the promotion.
+    assert (tiers["top"].bytes_written, tiers["bottom"].bytes_written) == (2 * len(data), len(data))
+
+
 def test_spend_per_requester(priced):
     n = priced["filled"]
     now = timezone.now()
@@ -97,7 +120,7 @@ def test_the_statistics_page_shows_spend_savings_requesters_and_trends(priced, a
     for text in ["Spend and savings", "Spend per requester", "user alice", "task task-1", "Trends"]:
         assert text in page, text
     assert f"{1 + n:.4f}" in page  # paid's spend
-    assert "issue 14" in page  # cache sizes and evictions: said to be not built
+    assert '<a href="#cache-levels">cache levels</a> table above' in page
     assert page.count('class="bitstore-trend"') == len(trends.SERIES)
 
 

@@ -114,12 +114,18 @@ def test_disable_and_enable_selected(admin_client, make_tier):
     assert ConfigVersion.current() > middle
 
 
-def test_enabling_two_caches_is_refused_without_a_crash(admin_client, make_tier):
+def test_enabling_a_second_cache_makes_it_the_next_level(admin_client, make_tier):
     caches = [make_tier("cache-a", role="cache"), make_tier("cache-b", role="cache", enabled=False)]
+    caches[1].max_bytes = 2**30
+    caches[1].save()
     shown = run_action(admin_client, "enable_tiers", caches)
-    assert shown[0][0] == "error"
-    assert "only one cache tier can be enabled" in shown[0][1]
-    assert dict(Tier.objects.values_list("name", "enabled")) == {"cache-a": True, "cache-b": False}
+    assert shown == [("success", "2 tier(s) enabled.")]
+    assert dict(Tier.objects.values_list("name", "enabled")) == {"cache-a": True, "cache-b": True}
+    page = admin_client.get(reverse("admin:bitstore_app_tier_changelist")).content.decode()
+    assert "level 1" in page and "level 2, max 1.0\xa0GB" in page
+    assert "a blob served by a lower level into the levels above it" in page
+    form = admin_client.get(reverse("admin:bitstore_app_tier_add")).content.decode()
+    assert "The enabled cache tiers are the cache levels, level 1 the first" in form
 
 
 def test_check_reports_each_tier_with_one_down(admin_client, make_tier, down_s3_tier, tmp_path):

@@ -112,12 +112,21 @@ def test_cache_cannot_write_back(admin_client):
     assert_refused(response, "write_back", "A cache tier cannot write back into itself")
 
 
-def test_only_one_enabled_cache(admin_client, make_tier):
+def test_a_second_enabled_cache_is_saved_as_a_level_with_its_size(admin_client, make_tier):
     make_tier("cache-1", role="cache")
-    response = post(admin_client, name="cache-2", role="cache")
-    assert response.status_code == 200
-    assert "Only one cache tier can be enabled at a time." in response.content.decode()
-    assert list(Tier.objects.values_list("name", flat=True)) == ["cache-1"]
+    response = post(admin_client, name="cache-2", role="cache", max_bytes="200000")
+    assert response.status_code == 302
+    assert list(Tier.objects.values_list("name", "max_bytes")) == [
+        ("cache-1", None),
+        ("cache-2", 200000),
+    ]
+
+
+def test_a_size_on_a_bucket_level_is_refused_next_to_the_field(admin_client):
+    response = post(
+        admin_client, kind="s3", location="s3://bucket/cache/", role="cache", max_bytes="1000"
+    )
+    assert_refused(response, "max_bytes", "lifecycle rule")
 
 
 def test_unreachable_tier_is_refused_when_probe_is_ticked(admin_client, closed_port):

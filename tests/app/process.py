@@ -3,6 +3,9 @@
     python -m tests.app.process watch SHA1 SECONDS   print the serving tier whenever it changes
     python -m tests.app.process get SHA1 COUNT PAUSE get the blob COUNT times, PAUSE seconds
                                                      apart, then exit cleanly
+    python -m tests.app.process churn FOLDER SEED N  read N blobs at random from the blobs named
+                                                     by their SHA1 in FOLDER (gets and streams),
+                                                     print how many came back wrong or short
     python -m tests.app.process worker               a Celery worker, prefork pool, one child,
                                                      on CELERY_BROKER_URL, with tests.app.tasks
 
@@ -39,6 +42,26 @@ def get(sha1, count, pause):
     print("done", flush=True)
 
 
+def churn(folder, seed, rounds):
+    import random
+    from pathlib import Path
+
+    import bitstore_app
+
+    expected = {path.name: path.read_bytes() for path in Path(folder).iterdir()}
+    rng = random.Random(int(seed))
+    wrong = 0
+    for number in range(int(rounds)):
+        sha1 = rng.choice(sorted(expected))
+        if number % 2:
+            got = bitstore_app.get(sha1)
+        else:
+            with bitstore_app.open(sha1) as stream:
+                got = b"".join(iter(lambda s=stream: s.read(7_000), b""))
+        wrong += got != expected[sha1]
+    print(f"wrong {wrong}", flush=True)
+
+
 def worker():
     from project.celery import app
 
@@ -53,7 +76,7 @@ def main(command, *args):
     from django.test.utils import override_settings
 
     override_settings(BITSTORE=json.loads(os.environ.get("BITSTORE_TEST_CONFIG", "{}"))).enable()
-    {"watch": watch, "get": get, "worker": worker}[command](*args)
+    {"watch": watch, "get": get, "churn": churn, "worker": worker}[command](*args)
 
 
 if __name__ == "__main__":

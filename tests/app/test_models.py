@@ -1,4 +1,4 @@
-"""Tier validation: cross-field rules, validation by building, and the one enabled cache."""
+"""Tier validation: cross-field rules, validation by building; several enabled caches."""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -14,33 +14,32 @@ def errors_of(tier):
     return caught.value.message_dict
 
 
-def test_a_second_enabled_cache_tier_is_refused_with_a_clear_error():
-    first = Tier.objects.create(name="cache", kind="memory", role=Tier.CACHE)
-    second = Tier(name="other cache", kind="memory", role=Tier.CACHE)
-    with pytest.raises(ValidationError) as caught:
-        second.save()
-    message = caught.value.message_dict["enabled"][0]
-    assert f"Only one cache tier can be enabled at a time, and 'cache' (id {first.pk}) is" in (
-        message
-    )
-    assert "Only one cache tier can be enabled at a time." in errors_of(second)["__all__"]
+def test_several_enabled_caches_are_cache_levels_in_position_order():
+    second = Tier.objects.create(name="bucket", kind="memory", role=Tier.CACHE, position=2)
+    first = Tier.objects.create(name="disk", kind="memory", role=Tier.CACHE, position=1)
+    for tier in (first, second):
+        tier.full_clean()
+    assert list(Tier.objects.enabled().filter(role=Tier.CACHE)) == [first, second]
 
 
-def test_a_disabled_second_cache_can_be_saved_and_swapped_in():
-    first = Tier.objects.create(name="cache", kind="memory", role=Tier.CACHE)
-    second = Tier.objects.create(name="next cache", kind="memory", role=Tier.CACHE, enabled=False)
-    first.enabled = False
-    first.save()
-    second.enabled = True
-    second.save()
-    assert list(Tier.objects.filter(role=Tier.CACHE, enabled=True)) == [second]
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"max_bytes": 1000}, "max_bytes"),  # a source does not evict
+        ({"role": Tier.CACHE, "read_only": True, "max_bytes": 1000}, "max_bytes"),
+        ({"role": Tier.CACHE, "accepts_puts": True}, "accepts_puts"),  # a cache may evict puts
+        ({"read_only": True, "accepts_puts": True}, "accepts_puts"),
+        ({"role": Tier.CACHE, "max_bytes": 0}, "max_bytes"),
+    ],
+)
+def test_cache_level_fields_that_cannot_work_are_refused_on_their_field(fields, field):
+    assert field in errors_of(Tier(name="t", kind="memory", **fields))
 
 
-def test_saving_the_enabled_cache_itself_again_is_fine():
-    cache = Tier.objects.create(name="cache", kind="memory", role=Tier.CACHE)
-    cache.position = 4
-    cache.save()  # the one enabled cache is not "in its own way"
-    assert Tier.objects.get(pk=cache.pk).position == 4
+def test_a_size_a_kind_cannot_keep_is_refused_on_its_field():
+    tier = Tier(name="b", kind="s3", location="s3://bucket/c/", role=Tier.CACHE, max_bytes=10)
+    assert "lifecycle rule" in errors_of(tier)["max_bytes"][0]
+    Tier(name="m", kind="memory", role=Tier.CACHE, max_bytes=10).full_clean()
 
 
 def test_clean_puts_each_error_on_its_field(tmp_path):

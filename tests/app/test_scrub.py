@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 import bitstore_app
+from bitstore_app import services
 from bitstore_app.core.scrub import STALE_INCOMING, scrub_folder
 from bitstore_app.core.tiers.filesystem import INCOMING
 from bitstore_app.models import Tier
@@ -44,8 +45,12 @@ def test_the_command_removes_corrupt_cache_entries_and_keeps_good_ones(cache_and
     out = io.StringIO()
     call_command("bitstore_scrub", stdout=out)
     assert "2 blobs checked (23 bytes), 1 removed as corrupt" in out.getvalue()
-    assert sorted(os.listdir(cache)) == sorted([good, other])
+    kept = [name for name in os.listdir(cache) if not name.startswith(".bitstore-")]
+    assert sorted(kept) == sorted([good, other])
     assert bad not in os.listdir(cache)
+    # The scrub counted what is left: the level's figures in the admin and /metrics.
+    usage = services.cache_levels()[0].usage
+    assert (usage.bytes, usage.blobs) == (len(b"a good blob"), 1)
     # A source's files are the user's: never removed.
     assert os.listdir(cache_and_source["disk"]) == [source_bad]
     assert bitstore_app.get(good) == b"a good blob"

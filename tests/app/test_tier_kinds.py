@@ -9,7 +9,12 @@ import pytest
 
 import bitstore_app
 from bitstore_app import services
-from bitstore_app.core import InvalidDataFound, NotFoundInStore, NotFoundWhileUnavailable
+from bitstore_app.core import (
+    InvalidDataFound,
+    NotFoundInStore,
+    NotFoundWhileUnavailable,
+    NoWritableTier,
+)
 from bitstore_app.models import Tier
 from tests.app import backends
 from tests.app.conftest import make_blob
@@ -109,15 +114,19 @@ def test_put_writes_into_the_cache_tier_and_verifies(backend):
     assert not backend.holds(wrong_sha1)
 
 
-def test_put_with_no_cache_tier_goes_to_the_first_tier_that_can_write(blob_api, tmp_path):
+def test_put_with_no_cache_tier_goes_to_the_sources_that_accept_puts(blob_api, tmp_path):
     api = backends.HTTPAPIBackend(blob_api)
     disks = [backends.FileSystemBackend(tmp_path / name) for name in ("disk1", "disk2")]
     make_tier(api, name="api", position=0)
     make_tier(disks[0], name="disk1", position=1)
-    make_tier(disks[1], name="disk2", position=2)
+    uploads = make_tier(disks[1], name="disk2", position=2)
     sha1, data = make_blob()
+    with pytest.raises(NoWritableTier, match="accepts_puts"):
+        bitstore_app.put(sha1, data)  # a writable source is not where puts belong unless said
+    Tier.objects.filter(pk=uploads.pk).update(accepts_puts=True)
+    services.configuration.invalidate()
     bitstore_app.put(sha1, data)
-    assert [disk.holds(sha1) for disk in disks] == [True, False]
+    assert [disk.holds(sha1) for disk in disks] == [False, True]
     assert sum(blob_api.requests.values()) == 0
 
 

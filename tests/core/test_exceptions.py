@@ -121,7 +121,9 @@ def test_a_put_with_no_writable_tier_says_the_composite_does_not_implement_put()
     assert type(caught.value) is NoWritableTier
     assert str(caught.value) == (
         "Sha1Composite does not implement the 'put' method: it has no tier that can write "
-        f"'{sha1_of(data)}'"
+        f"'{sha1_of(data)}' (no source accepts puts, and there is no cache level that can "
+        "write); mark a durable source tier accepts_puts (in the core, "
+        "append_source(store, accepts_puts=True))"
     )
 
 

@@ -184,7 +184,8 @@ def test_sha1_cache_put_verifies_and_swallows_failures(caplog):
 
 def test_a_sha1_composite_verifies_what_it_is_asked_to_put():
     raw = MemoryRaw()
-    store = composite_over(raw)
+    store = Sha1Composite()
+    store.append_source(Sha1Store(raw, "blobs/"), accepts_puts=True)
     with pytest.raises(InvalidDataFound):
         store.put(SHA1, b"corrupt")
     store.put(f"sha1://{SHA1.upper()}", DATA)

@@ -70,17 +70,20 @@ def test_the_composite_writes_into_its_cache_and_remembers_it():
     assert composite.index.get(SHA1) == str(composite.cache)
 
 
-def test_the_composite_writer_without_a_cache_uses_the_first_source_that_writes():
+def test_the_composite_writer_goes_into_the_sources_that_accept_puts_not_any_writable_one():
     class ReadOnly(Sha1APISource):
         def api_get(self, sha1):
             return None
 
-    raw = MemoryRaw()
+    first, durable = MemoryRaw(), MemoryRaw()
     composite = Composite()
     composite.append_source(ReadOnly())
-    composite.append_source(Sha1Store(raw, ""))
+    composite.append_source(Sha1Store(first, ""))
+    with pytest.raises(NotImplementedError, match="accepts_puts"):
+        composite.open_writer(SHA1)  # writable, but nobody said it is where puts belong
+    composite.append_source(Sha1Store(durable, ""), accepts_puts=True)
     write_in_chunks(composite.open_writer(SHA1))
-    assert raw.blobs == {SHA1: DATA}
+    assert (first.blobs, durable.blobs) == ({}, {SHA1: DATA})
 
 
 def test_the_composite_writer_with_no_writable_tier_says_so():

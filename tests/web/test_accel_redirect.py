@@ -128,3 +128,48 @@ def test_without_the_setting_django_streams_the_cached_blob(cache_folder, bitsto
     response = client.get(signed_blob_url(sha1))
     assert "X-Accel-Redirect" not in response
     assert b"".join(response.streaming_content) == b"streamed"
+
+
+def test_a_blob_handed_to_nginx_is_spared_by_the_eviction_of_a_bounded_level(
+    nginx, cache_folder, tmp_path, bitstore_config
+):
+    from bitstore_app import services
+
+    bitstore_config(BLOB_ACCEL_REDIRECT=LOCATION, EVICTION_SPARE_SECONDS=60)
+    Tier.objects.filter(name="disk-cache").update(max_bytes=150_000)
+    Tier.objects.filter(name="source").update(write_back=True)
+    services.configuration.invalidate()
+    blobs = [put(tmp_path, bytes([number]) * 50_000) for number in range(4)]
+    first, *others = blobs
+    for sha1 in blobs[:3]:  # filled through Django: the level is full
+        assert requests.get(nginx + signed_blob_url(sha1), timeout=10).status_code == 200
+    assert sorted(p.name for p in cache_folder.iterdir() if p.name[0] != ".") == sorted(blobs[:3])
+    handed = requests.get(nginx + signed_blob_url(first), timeout=10)  # nginx sends the file
+    assert handed.content == bytes([0]) * 50_000
+    # A fill needs room: the least recently used go, but not the blob nginx was just handed,
+    # although it was filled first.
+    assert requests.get(nginx + signed_blob_url(others[-1]), timeout=10).status_code == 200
+    kept = {p.name for p in cache_folder.iterdir() if p.name[0] != "."}
+    assert first in kept and others[-1] in kept and len(kept) <= 3
+    assert requests.get(nginx + signed_blob_url(first), timeout=10).content == handed.content
+
+
+def test_the_front_server_is_handed_the_first_filesystem_level(
+    cache_folder, tmp_path, bitstore_config, client
+):
+    bitstore_config(BLOB_ACCEL_REDIRECT=LOCATION, BLOB_ACCEL_HEADER="X-Sendfile")
+    second = tmp_path / "second-level"
+    second.mkdir()
+    Tier.objects.create(
+        name="second", kind="filesystem", location=str(second), role="cache", position=1
+    )
+    Tier.objects.filter(name="source").update(position=2)
+    both, lower = put(cache_folder, b"in both levels"), put(second, b"in the second only")
+    put(second, b"in both levels")
+    response = client.get(signed_blob_url(both))
+    assert response["X-Sendfile"] == str(cache_folder / both)
+    response = client.get(signed_blob_url(lower))  # not in the folder the front server reads
+    assert "X-Sendfile" not in response
+    assert b"".join(response.streaming_content) == b"in the second only"
+    assert (cache_folder / lower).read_bytes() == b"in the second only"  # promoted
+    assert client.get(signed_blob_url(lower))["X-Sendfile"] == str(cache_folder / lower)

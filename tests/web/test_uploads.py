@@ -152,7 +152,7 @@ def test_no_writable_tier_is_409(uploader, db):
     Tier.objects.create(name="api", kind="http_api", location="http://127.0.0.1:9/blobs")
     response = put(uploader, blob_of(DATA), DATA)
     assert response.status_code == 409
-    assert "no enabled tier can be written" in error_of(response)
+    assert "no enabled tier accepts uploads: tick 'accepts puts'" in error_of(response)
 
 
 def test_a_form_upload_is_refused_with_415(uploader, cache):

@@ -10,10 +10,12 @@ from typing import Any, BinaryIO
 
 from ..exceptions import NotFoundInStore, StoreNotAvailable, TierConfigError
 from ..store import Store
+from ..usage import Usage
 from ..writer import BlobWriter
+from .folder_budget import FolderBudget, NoRoom, counted_usage
+from .folder_names import INCOMING, OWN
 
-#: Prefix of the temporary files that writes go through; never a key.
-INCOMING = ".incoming-"
+__all__ = ["INCOMING", "FileSystemRaw", "relative_parts"]
 RELATIVE_KEY_HINT = "a relative path below the root, such as blobs/<sha1>"
 
 
@@ -35,6 +37,10 @@ class FileSystemRaw(Store):
     store; without it, the root must exist (a mount point), or the tier is not available.
     Keys can never escape the root. Writes are atomic: a temporary file in the same folder,
     flushed to disk, then renamed over the key, so a reader never sees a partial blob.
+
+    With `max_bytes`, the folder is a bounded cache: it stays at or under that many bytes,
+    the least recently used blobs evicted first (see `folder_budget.py` for the watermarks,
+    the recency kept in the files' times, the spare window and the locking).
     """
 
     URI_HINT = RELATIVE_KEY_HINT
@@ -52,9 +58,35 @@ class FileSystemRaw(Store):
     def key_prefix(cls, location: str) -> str:
         return ""  # the location is the root folder, keys are relative to it
 
-    def __init__(self, root: str | os.PathLike, *, create: bool = True) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        create: bool = True,
+        max_bytes: int | None = None,
+        low_watermark: float = 0.9,
+        spare_seconds: float = 5.0,
+        touch_interval: float = 1.0,
+    ) -> None:
         self.root = Path(root).absolute()
         self.create = create
+        self.budget = None
+        if max_bytes is not None:
+            self.budget = FolderBudget(
+                self.root,
+                max_bytes,
+                low_watermark=low_watermark,
+                spare_seconds=spare_seconds,
+                touch_interval=touch_interval,
+            )
+
+    def bounded(self) -> bool:
+        return self.budget is not None
+
+    def usage(self) -> Usage | None:
+        if self.budget is not None:
+            return self.budget.usage()
+        return counted_usage(self.root)  # as the last scrub counted it
 
     def describe(self) -> str:
         return f"file://{self.root}"
@@ -64,8 +96,9 @@ class FileSystemRaw(Store):
 
     def _name_or_none(self, uri: object) -> str | None:
         parts = relative_parts(uri)
-        # A write killed midway leaves its temporary file behind: it must not read as a blob.
-        if parts is None or any(part.startswith(INCOMING) for part in parts):
+        # A write killed midway leaves its temporary file behind: it must not read as a blob,
+        # and neither must the files a bounded folder keeps its count in.
+        if parts is None or any(part.startswith((INCOMING, OWN)) for part in parts):
             return None
         # A string, not a Path: on a cache hit, building a Path costs as much as the read.
         return os.path.join(self.root, *parts)
@@ -88,14 +121,22 @@ class FileSystemRaw(Store):
     def open(self, uri: str, start: int = 0, end: int | None = None) -> BinaryIO:
         return _FileSlice(self._open(uri), start, end)
 
+    def open_file(self, uri: str) -> BinaryIO:
+        """Return the blob's file, open (a front server or sendfile sends it), counted as a
+        read of the blob."""
+        return self._open(uri)
+
     def _open(self, uri: str, buffering: int = -1) -> BinaryIO:
         try:
-            return open(self._name(uri), "rb", buffering=buffering)  # noqa: SIM115 - the caller's
+            file = open(self._name(uri), "rb", buffering=buffering)  # noqa: SIM115 - the caller's
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             self._check_root()
             raise NotFoundInStore(self, uri) from None
         except OSError as exc:
             raise StoreNotAvailable(self, str(exc)) from exc
+        if self.budget is not None:
+            self.budget.touched(file.fileno())
+        return file
 
     def exists(self, uri: str) -> bool:
         if self.path(uri).is_file():
@@ -110,9 +151,14 @@ class FileSystemRaw(Store):
     def delete(self, uri: str) -> None:
         path = self.path(uri)
         try:
-            path.unlink(missing_ok=True)
+            size = path.stat().st_size if self.budget is not None else 0
+            path.unlink()
+        except FileNotFoundError:
+            return
         except OSError as exc:
             raise StoreNotAvailable(self, f"cannot delete {uri}: {exc}") from exc
+        if self.budget is not None:
+            self.budget.removed(size)
 
     def open_writer(self, uri: str) -> BlobWriter:
         path = self.path(uri)
@@ -146,11 +192,18 @@ class _FileWriter(BlobWriter):
             self._file.write(chunk)
 
     def _commit(self) -> None:
+        budget = self._store.budget
         with self._translating():
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-            os.replace(self._temp, self._path)
+            if budget is None:
+                os.replace(self._temp, self._path)
+                return
+            try:
+                budget.place(self._temp, str(self._path))
+            except NoRoom as exc:
+                raise StoreNotAvailable(self._store, f"not keeping {self._uri}: {exc}") from None
 
     def _abort(self) -> None:
         self._file.close()

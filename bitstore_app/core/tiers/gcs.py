@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, BinaryIO
 
@@ -12,8 +14,11 @@ from ..exceptions import MissingExtra, NotFoundInStore, StoreNotAvailable, TierC
 from ..reader import RangeReader
 from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..store import Store
+from ..touch import Refresher
 from ..writer import BlobWriter, SpooledWriter
 from . import require_bucket_location
+
+logger = logging.getLogger(__name__)
 
 ANONYMOUS = "anonymous"
 URI_REGEX = re.compile(r"^gs://([^/]+)/(.+)$")
@@ -53,6 +58,12 @@ class GSRaw(LazyClient, Store):
     standard `STORAGE_EMULATOR_HOST` variable. A transient failure is retried up to
     `retries` times within `retry_timeout` seconds (see `core.retry`; the SDK's own retries,
     two minutes by default, are off).
+
+    With `touch_interval` (seconds), what the tier writes gets a Custom-Time, and a hit sets
+    it to now again at most once per interval (see `core.touch`): a bucket lifecycle rule on
+    `daysSinceCustomTime` then removes what is cold, not what is hot (a cache level in a
+    bucket). A download does not say the object's Custom-Time, so a `get` refreshes when this
+    process has not refreshed that object within the interval.
     """
 
     URI_REGEX = URI_REGEX
@@ -76,6 +87,7 @@ class GSRaw(LazyClient, Store):
         retries: int = 2,
         retry_timeout: float = 10,
         pool_size: int = 32,
+        touch_interval: float | None = None,
     ) -> None:
         self.credentials = credentials
         self.project = project
@@ -84,6 +96,7 @@ class GSRaw(LazyClient, Store):
         self.retries = retries
         self.retry_timeout = retry_timeout
         self.pool_size = pool_size
+        self.refresher = Refresher(touch_interval) if touch_interval is not None else None
 
     @classmethod
     def anonymous(cls, **options: Any) -> GSRaw:
@@ -154,11 +167,27 @@ class GSRaw(LazyClient, Store):
 
     def get(self, uri: str) -> bytes:
         blob = self._blob(uri)
-        return self._translate(uri, blob.download_as_bytes, checksum=None)
+        data = self._translate(uri, blob.download_as_bytes, checksum=None)
+        self._touched(uri, blob)
+        return data
+
+    def _touched(self, uri: str, blob: Any, known: datetime | None = None) -> None:
+        """Set the object's Custom-Time to now after a hit, when it is due (see
+        `touch_interval`); a failure is logged, never raised: the read has succeeded."""
+        if self.refresher is None:
+            return
+        if not self.refresher.due(uri, known.timestamp() if known is not None else None):
+            return
+        blob.custom_time = datetime.now(UTC)
+        try:
+            self._translate(uri, blob.patch)
+        except (NotFoundInStore, StoreNotAvailable) as exc:
+            logger.warning("%s: could not refresh the time of %s: %s", self, uri, exc)
 
     def open(self, uri: str, start: int = 0, end: int | None = None) -> BinaryIO:
         blob = self._blob(uri)
         self._translate(uri, blob.reload)
+        self._touched(uri, blob, blob.custom_time)
 
         def fetch(first: int, last: int) -> bytes:
             return self._translate(
@@ -172,8 +201,16 @@ class GSRaw(LazyClient, Store):
         return self._translate(uri, blob.exists)
 
     def put(self, uri: str, data: bytes) -> None:
-        blob = self._blob(uri)
+        blob = self._new_blob(uri)
         self._translate(uri, blob.upload_from_string, data)
+
+    def _new_blob(self, uri: str) -> Any:
+        """The object a write makes: with `touch_interval`, its Custom-Time is now."""
+        blob = self._blob(uri)
+        if self.refresher is not None:
+            blob.custom_time = datetime.now(UTC)
+            self.refresher.note(uri)
+        return blob
 
     def delete(self, uri: str) -> None:
         blob = self._blob(uri)
@@ -189,7 +226,7 @@ class GSRaw(LazyClient, Store):
     def _upload(self, uri: str, file: BinaryIO) -> None:
         """Upload a file; past 8 MiB the SDK sends it in chunks (a resumable upload)."""
         size = file.seek(0, os.SEEK_END)
-        blob = self._blob(uri)
+        blob = self._new_blob(uri)
         self._translate(uri, blob.upload_from_file, file, rewind=True, size=size)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import re
+from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any, BinaryIO
 
@@ -12,8 +14,11 @@ from ..exceptions import MissingExtra, NotFoundInStore, StoreNotAvailable, TierC
 from ..reader import StreamReader
 from ..retry import TRANSIENT_STATUSES, call_with_retries
 from ..store import BytesReader, Store
+from ..touch import Refresher
 from ..writer import BlobWriter, SpooledWriter
 from . import require_bucket_location
+
+logger = logging.getLogger(__name__)
 
 ANONYMOUS = "anonymous"
 URI_REGEX = re.compile(r"^s3://([^/]+)/(.+)$")
@@ -148,6 +153,11 @@ class S3Raw(LazyClient, Store):
     `"anonymous"` for public buckets. The endpoint comes from `endpoint_url`, else from the
     standard `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` variables. Transient errors are
     retried up to `retries` times (see `core.retry`; botocore's own retries are off).
+
+    With `touch_interval` (seconds), a hit on an object whose `Last-Modified` is at least
+    that old copies the object onto itself, which makes it new again: a bucket lifecycle
+    rule that expires objects some days after their creation then removes what is cold, not
+    what is hot (a cache level in a bucket; see `core.touch`).
     """
 
     URI_REGEX = URI_REGEX
@@ -170,6 +180,7 @@ class S3Raw(LazyClient, Store):
         read_timeout: float = 30,
         retries: int = 2,
         pool_size: int = 32,
+        touch_interval: float | None = None,
     ) -> None:
         self.credentials = credentials if isinstance(credentials, list) else [credentials]
         if not self.credentials:
@@ -182,6 +193,7 @@ class S3Raw(LazyClient, Store):
         self.read_timeout = read_timeout
         self.retries = retries
         self.pool_size = pool_size
+        self.refresher = Refresher(touch_interval) if touch_interval is not None else None
         self._credentials_index = 0
 
     @classmethod
@@ -261,18 +273,32 @@ class S3Raw(LazyClient, Store):
     def get(self, uri: str) -> bytes:
         """Return the whole blob; a body cut short is asked for again, up to `retries`."""
 
-        def whole() -> bytes:
+        def whole() -> tuple[bytes, dict]:
             # The body in one read: through the streaming adapter a 10 MiB blob took over a
             # thousand 8 KiB reads.
-            body = self._call(uri, "get_object")["Body"]
+            response = self._call(uri, "get_object")
             try:
-                return self._read(uri, body)
+                return self._read(uri, response["Body"]), response
             finally:
-                body.close()
+                response["Body"].close()
 
-        return call_with_retries(
+        data, response = call_with_retries(
             whole, retries=self.retries, transient=_cut_short, what=f"reading {uri}"
         )
+        self._touched(uri, response)
+        return data
+
+    def _touched(self, uri: str, response: dict) -> None:
+        """Refresh the object's time after a hit, when it is due (see `touch_interval`); a
+        failure is logged, never raised: the read has succeeded."""
+        if self.refresher is None or not self.refresher.due(uri, _epoch(response)):
+            return
+        bucket, key = URI_REGEX.match(uri).groups()
+        source = {"Bucket": bucket, "Key": key}
+        try:
+            self._call(uri, "copy_object", CopySource=source, MetadataDirective="REPLACE")
+        except (NotFoundInStore, StoreNotAvailable) as exc:
+            logger.warning("%s: could not refresh the time of %s: %s", self, uri, exc)
 
     def _read(self, uri: str, body: BinaryIO) -> bytes:
         import urllib3
@@ -297,6 +323,7 @@ class S3Raw(LazyClient, Store):
             return self._empty(uri)  # the range starts at or after the end of the blob
         content_range = response.get("ContentRange")
         size = int(content_range.rsplit("/", 1)[1]) if content_range else response["ContentLength"]
+        self._touched(uri, response)
         import urllib3
 
         _, botocore = _botocore()
@@ -329,6 +356,18 @@ class S3Raw(LazyClient, Store):
         """Upload a file in parts (boto3's transfer manager: constant memory)."""
         kept = _KeepOpen(file)  # s3transfer closes the file after a failed try: retries reread it
         self._call(uri, "upload_fileobj", before=partial(file.seek, 0), Fileobj=kept)
+
+
+def _epoch(response: dict) -> float | None:
+    """Return an S3 answer's Last-Modified in seconds since the epoch (the tier's session
+    keeps it as the header's text), or None."""
+    value = response.get("LastModified")
+    if value is None:
+        return None
+    try:
+        return (value if hasattr(value, "timestamp") else parsedate_to_datetime(value)).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 class _KeepOpen:

@@ -9,7 +9,10 @@ from bitstore_app.core import sha1_of
 
 
 class Command(BaseCommand):
-    help = "Store FILE (or - for stdin) in the cache tier, or the first writable tier."
+    help = (
+        "Store FILE (or - for stdin) in the tiers that accept puts and the top cache level "
+        "(or the one unbounded cache level, when no tier accepts puts)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="the file to store, or - for stdin")
