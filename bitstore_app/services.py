@@ -111,7 +111,10 @@ class _Configuration:
         logger.info("tier configuration %s: %s", version, composite.sources)
         tier_ids = {s.name: s.id for s in specs}
         warming = for_warming(composite)
-        return Snapshot(composite, version, tier_ids, time.monotonic(), tuple(specs), warming)
+        snapshot = Snapshot(composite, version, tier_ids, time.monotonic(), tuple(specs), warming)
+        # A background fill (after a range) asks a source: it is a fetch of its own.
+        composite.on_background_fetch = lambda fetch: record(fetch, snapshot)
+        return snapshot
 
     def current(self) -> Snapshot | None:
         """Return the snapshot this process holds now, without checking the version."""

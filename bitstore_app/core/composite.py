@@ -95,6 +95,9 @@ class Composite(StreamFills, Store):
     fill_after_disconnect_max_bytes = 0
     #: A range of an uncached blob up to this size fills the cache with it, in the background.
     fill_on_range_max_bytes = 0
+    #: Called with the `Fetch` of each background fill, when it is over: such a fill asks a
+    #: source of its own (the Django app records it in the ledger). Not pickled.
+    on_background_fetch: Callable[[trace.Fetch], None] | None = None
 
     def __init__(
         self, *, concurrent: bool | int = False, index: LocationIndex | None = None
@@ -112,6 +115,11 @@ class Composite(StreamFills, Store):
         self.fill_gate = FillGate()
         self._flights = SingleFlight()
         self._probes = ProbePool()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("on_background_fetch", None)  # a hook of this process's (the ledger)
+        return state
 
     def describe(self) -> str:
         return type(self).__name__

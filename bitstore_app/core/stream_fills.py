@@ -7,6 +7,7 @@ the methods below are called from the composite's pass over the tiers.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from functools import partial
@@ -92,13 +93,22 @@ class StreamFills:
 
     def _fill_later(self, key: str) -> None:
         """Fill the cache levels with the whole blob in the background (after a range was
-        served)."""
-        threading.Thread(target=self._fill, args=(key,), name="bitstore-fill", daemon=True).start()
+        served), in the context of the read that asked (its requester, for the ledger)."""
+        context = contextvars.copy_context()
+        threading.Thread(
+            target=context.run, args=(self._fill, key), name="bitstore-fill", daemon=True
+        ).start()
 
     def _fill(self, key: str) -> None:
-        """Read the whole blob through the cache's writer, as a stream: constant memory."""
+        """Read the whole blob through the levels' writers, as a stream (constant memory), and
+        report the fetch to `on_background_fetch`: it asked a source of its own."""
+        report = self.on_background_fetch or (lambda fetch: None)
         try:
-            with self.open(key) as stream:
+            result = self.open_fetch(key, on_close=report)
+            if result.error is not None:
+                report(result)
+                raise result.error
+            with result.stream as stream:
                 while stream.read(DRAIN_CHUNK):
                     pass
         except Exception as exc:  # a background fill never fails anyone's read

@@ -300,3 +300,15 @@ def test_a_fill_that_outlasts_its_lease_keeps_it_while_it_progresses():
         assert read_all(other.open(sha1)) == data
         assert slow.result() == data
     assert source.opens == 1
+
+
+def test_the_background_fetch_hook_stays_in_its_process():
+    """The app's ledger hook is a closure of its process: a pickled composite (the worker
+    processes of `get_many(processes=N)`) goes without it."""
+    import pickle
+
+    from bitstore_app.core import Sha1Composite
+
+    composite = Sha1Composite()
+    composite.on_background_fetch = lambda fetch: None
+    assert pickle.loads(pickle.dumps(composite)).on_background_fetch is None

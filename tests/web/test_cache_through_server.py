@@ -265,3 +265,7 @@ def test_a_range_request_on_an_uncached_small_blob_fills_the_cache(api, cache_di
     requests_before = api.counts()[sha1]
     assert fetch(server, sha1).content == data
     assert api.counts()[sha1] == requests_before
+    # The fill asked the API a second time: it is in the ledger, with the level it wrote.
+    records = FetchRecord.objects.filter(sha1=sha1, tier_name="api")
+    wait_until(lambda: records.count() == 2, message="the background fill was not recorded")
+    assert sorted(record.written_to for record in records) == [[], ["cache"]]
