@@ -173,3 +173,14 @@ def test_writer_memory_stays_bounded(tmp_path):
         tracemalloc.stop()
     assert (tmp_path / "blobs" / "big").stat().st_size == 32 * 1024 * 1024
     assert peak < 2 * 1024 * 1024
+
+
+def test_blob_files_get_the_mode_open_would_give_them(tmp_path):
+    """Not mkstemp's 0600: a front server's worker (X-Accel-Redirect) must be able to read
+    what the cache wrote, as it can read any file the process makes with `open()`."""
+    from bitstore_app.core import FileSystemRaw
+
+    FileSystemRaw(tmp_path).put("blobs/one", b"data")
+    (tmp_path / "plain").write_bytes(b"data")
+    mode = (tmp_path / "blobs" / "one").stat().st_mode & 0o777
+    assert mode == (tmp_path / "plain").stat().st_mode & 0o777

@@ -178,6 +178,18 @@ class FileSystemRaw(Store):
             raise StoreNotAvailable(self, f"the folder {self.root} does not exist")
 
 
+def _file_mode() -> int:
+    """Return the mode `open()` gives a new file in this process: 0666 less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+#: Blob files are readable as the process's umask allows, as files it writes with `open()`
+#: are (an nginx worker sends them under X-Accel-Redirect). Read once, at import.
+FILE_MODE = _file_mode()
+
+
 class _FileWriter(BlobWriter):
     """A temporary file in the blob's folder, flushed to disk and renamed over the key on
     commit, so that a reader never sees a partial blob."""
@@ -185,6 +197,7 @@ class _FileWriter(BlobWriter):
     def __init__(self, store: FileSystemRaw, uri: str, path: Path) -> None:
         self._store, self._uri, self._path = store, uri, path
         fd, self._temp = tempfile.mkstemp(dir=path.parent, prefix=INCOMING)
+        os.fchmod(fd, FILE_MODE)  # mkstemp's 0600 would hide blobs from a front server
         self._file = os.fdopen(fd, "wb")
 
     def _write(self, chunk: bytes) -> None:
