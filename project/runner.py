@@ -85,13 +85,20 @@ def ensure_admin() -> tuple[str, str]:
     return username, password or "(set on first run; see BITSTORE_ADMIN_PASSWORD)"
 
 
-def sample_blob_url() -> tuple[str, str]:
-    """Return a demo blob's SHA1 and a signed URL that fetches it without a session."""
+def sample_blob_url() -> str:
+    """Return a signed URL that fetches the demo API's first blob without a session."""
     from bitstore_app.signed_urls import signed_blob_url
     from project.demo_api import BLOBS
 
-    sha1 = next(iter(BLOBS))
-    return sha1, f"http://{HOST}:{WEB_PORT}{signed_blob_url(sha1)}"
+    return f"http://{HOST}:{WEB_PORT}{signed_blob_url(next(iter(BLOBS)))}"
+
+
+def warm_sample() -> list[str]:
+    """Return demo API blobs for the tour's warming step: not the one the curl line fetches,
+    so that the warm job has something to fetch."""
+    from project.demo_api import BLOBS
+
+    return list(BLOBS)[1:4]
 
 
 def start(name: str, command: list[str]) -> subprocess.Popen:
@@ -174,7 +181,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         wait_for_port(WEB_PORT)
-        sha1, blob_url = sample_blob_url()
+        blob_url = sample_blob_url()
+        to_warm = " ".join(warm_sample())
         print(
             "\nbitstore is running"
             + (" (demo tiers created)" if created else "")
@@ -182,7 +190,7 @@ def main() -> int:
             + f" password {password}"
             + f"\n  a blob:     {blob_url}"
             + f"\n  try:        curl -fsS '{blob_url}'"
-            + f"\n  warm cache: echo {sha1} | {python} manage.py bitstore_warm -"
+            + f"\n  warm cache: printf '%s\\n' {to_warm} | {python} manage.py bitstore_warm -"
             + "\nPress Ctrl-C to stop.\n",
             flush=True,
         )

@@ -63,11 +63,28 @@ def test_make_run_serves_admin_blob_and_warm_job(run_env):
         blob_url = re.search(r"a blob:\s+(\S+)", output).group(1)
         port = run_env["BITSTORE_WEB_PORT"]
 
-        # The blob URL printed works without a session (a signed URL), like the curl line.
-        response = requests.get(blob_url, timeout=10)
-        assert response.status_code == 200
+        # The tour's first step: the curl line three times; the demo API serves the first
+        # (written into the cache as it is sent), the cache the other two.
         sha1 = re.search(r"/blobs/([0-9a-f]{40})", blob_url).group(1)
-        assert response.headers["ETag"].strip('"') == sha1
+        for _ in range(3):
+            response = requests.get(blob_url, timeout=10)
+            assert response.status_code == 200
+            assert response.headers["ETag"].strip('"') == sha1
+        database = Path(run_env["BITSTORE_VAR_DIR"]) / "db.sqlite3"
+        served = wait_for_records(database, sha1, 3)
+        assert served == [
+            ("demo-api", '["local-cache"]'),
+            ("local-cache", "[]"),
+            ("local-cache", "[]"),
+        ]
+
+        # The tour's warming step: the printed line, as it is, warms blobs of the demo API.
+        warm_line = re.search(r"warm cache:\s+(.+)", output).group(1)
+        warmed = subprocess.run(
+            ["bash", "-c", warm_line], cwd=ROOT, env=run_env, capture_output=True, text=True
+        )
+        assert warmed.returncode == 0, warmed.stdout + warmed.stderr
+        assert re.search(r"warmed\s+3\b", warmed.stdout), warmed.stdout
 
         # The admin login printed works.
         session = requests.Session()
@@ -110,6 +127,24 @@ def test_make_run_serves_admin_blob_and_warm_job(run_env):
     assert "stopped" in rest, rest
     for name, pid in pids.items():
         assert not Path(f"/proc/{pid}").exists() or _is_zombie(pid), f"{name} still runs"
+
+
+def wait_for_records(database, sha1, count, timeout=30):
+    """Return (tier, written_to) of the first `count` ledger records of `sha1`, in order, once
+    the web process has flushed them."""
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with sqlite3.connect(database) as db:
+            rows = db.execute(
+                "SELECT tier_name, written_to FROM bitstore_app_fetchrecord WHERE sha1 = ?"
+                " ORDER BY created_at, id",
+                (sha1,),
+            ).fetchall()
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows[:count]
+        time.sleep(0.2)
 
 
 def _is_zombie(pid):
