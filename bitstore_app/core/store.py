@@ -119,7 +119,13 @@ class Store(ABC):
         return type(self).__name__
 
     def __str__(self) -> str:
-        return self.name or self.describe()
+        if self.name:
+            return self.name
+        # Described once: every fetch names its tiers in its trace, several times a read.
+        description = self.__dict__.get("_description")
+        if description is None:
+            description = self.__dict__["_description"] = self.describe()
+        return description
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self}>"
