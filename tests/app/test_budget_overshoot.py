@@ -119,3 +119,18 @@ def test_a_spend_budget_is_passed_by_at_most_the_calls_in_flight(
     assert here + there == received and here > 0 and there > 0
     assert budgets.usage([name])[name].spend == pytest.approx(received * (request + read))
     assert received * (request + read) >= spend  # the budget was spent
+
+
+def test_a_retried_request_counts_against_the_budget(api, config, second_process, tmp_path):
+    """A flaky API: every blob is answered 503 once before it is sent. The tier retries a
+    503 (HTTP API tiers, `retries` 2): each retry is one more request the tier receives,
+    admitted by the budget like the first one, or not made."""
+    budget = 40
+    name, mine, theirs = paid_tier(api, monthly_request_budget=budget)
+    for sha1 in mine + theirs:
+        api.failures[sha1] = 1
+    here, there = contend(name, mine, theirs, second_process, tmp_path, config)
+    received = sum(api.counts().values())
+    assert received <= budget
+    assert received == budget == budgets.usage([name])[name].requests
+    assert 0 < here + there <= budget // 2  # a blob served cost two requests
