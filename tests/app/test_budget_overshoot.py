@@ -3,10 +3,10 @@ process and 16 in a second one ask, all at once, for blobs that only a budgeted 
 holds (a real loopback server that counts the requests it receives), with the budgets'
 counters in Redis.
 
-A request budget is never passed: each call is admitted by one Lua script that checks and
-counts it together. A spend budget is passed by the calls in flight when it runs out (their
-bytes are priced after they return), at most one call per thread of each process, plus the
-request that crossed it: "one burst per process"."""
+A request budget is never passed: each call, and each retry within it, is admitted by one
+Lua script that checks and counts it together. A spend budget is passed by the calls in
+flight when it runs out (their bytes are priced after they return), at most one call per
+thread of each process, plus the request that crossed it: "one burst per process"."""
 
 import hashlib
 import threading

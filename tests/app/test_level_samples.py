@@ -1,6 +1,7 @@
-"""The cache levels' per-minute samples: taken by the ledger's background thread, at most once
-a minute and never by a `get` (which queries nothing), from real fills that evict; the
-newest sample of a minute is kept; a level that is not counted is not sampled."""
+"""The cache levels' per-minute samples: taken by the ledger's background thread (none
+without it), at most once a minute, from real fills that evict; a `get` neither queries for
+them nor waits for them; the newest sample of a minute is kept; a level that is not counted
+is not sampled."""
 
 import hashlib
 import threading
@@ -106,19 +107,39 @@ def test_the_ledger_thread_samples_each_level_at_most_once_a_minute(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_get_of_a_cached_blob_makes_no_query_while_a_sample_is_due(
-    levels, bitstore_config, django_assert_num_queries
+def test_a_get_neither_queries_nor_waits_while_the_levels_are_sampled(
+    levels, bitstore_config, django_assert_num_queries, monkeypatch
 ):
     bitstore_config(
         LEDGER_BACKGROUND_FLUSH=True, LEDGER_FLUSH_INTERVAL=0.05, CONFIG_CHECK_INTERVAL=60
     )
+    sampling, release = threading.Event(), threading.Event()
+    sampler = ledger.buffer.sampler
+
+    def slow_sample():  # the real sampler, held until the gets below are done
+        sampling.set()
+        assert release.wait(30)
+        return sampler()
+
+    monkeypatch.setattr(ledger.buffer, "sampler", slow_sample)
     sha1 = levels(1)
-    bitstore_app.get(sha1)  # builds the composite and fills the levels
+    bitstore_app.get(sha1)  # builds the composite, fills the levels, starts the thread
+    assert sampling.wait(10)
     with django_assert_num_queries(0):
         for _ in range(50):
             bitstore_app.get(sha1)
+    release.set()
     wait_until(lambda: CacheLevelSample.objects.count() == 2, message="no samples")
     assert stored("disk") == [(SIZE, 1, 0)] and stored("mem") == [(SIZE, 1, 0)]
+
+
+def test_no_samples_without_the_ledgers_background_thread(levels, bitstore_config):
+    bitstore_app.get(levels(1))  # LEDGER_BACKGROUND_FLUSH is off in the tests
+    ledger.buffer.flush()
+    assert FetchRecord.objects.count() == 1 and CacheLevelSample.objects.count() == 0
+    bitstore_config(LEDGER_ENABLED=False, LEDGER_BACKGROUND_FLUSH=True)
+    bitstore_app.get(levels(2))  # nothing recorded: no thread is started
+    assert "bitstore-ledger" not in {thread.name for thread in threading.enumerate()}
 
 
 def test_the_newest_sample_of_a_minute_is_kept():
