@@ -17,6 +17,9 @@ class BitstoreConfig(AppConfig):
         Tier.build_errors = staticmethod(build_errors)
         # /metrics shows the cache levels the service built, which metrics do not know.
         metrics.cache_levels = services.levels_in_use
-        from .ledger import exit_on_sigterm
+        from .ledger import buffer, exit_on_sigterm
 
+        # The ledger's thread samples the cache levels once a minute; ledger.py cannot
+        # import the service, which imports it.
+        buffer.sampler = services.sample_cache_levels
         exit_on_sigterm()

@@ -8,6 +8,9 @@ Streams still open at exit are closed first, so that their reads are recorded to
 the database is down, records stay in memory (up to `LEDGER_MAX_BUFFER`) and are written
 when it returns. Each batch goes
 into the ledger and its per-minute rollups in one transaction (ledger_writer.py).
+
+The same thread calls `buffer.sampler` once in each minute: apps.py sets it to the service's
+sampler of the cache levels (level_samples.py), which this module cannot import.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import threading
 import time
 import weakref
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from django.db import DatabaseError, connections
@@ -46,6 +50,8 @@ class _Pending:
         #: Streams that record their read when closed; `close` closes those still open.
         self.open_streams: weakref.WeakSet = weakref.WeakSet()
         self.closing = False
+        #: The minute (since the epoch) the sampler was last called in.
+        self.sampled_minute: int | None = None
 
 
 class LedgerBuffer:
@@ -54,6 +60,8 @@ class LedgerBuffer:
     def __init__(self) -> None:
         # A forked child starts empty: the parent writes what it had buffered.
         self._state: PerProcess[_Pending] = PerProcess()
+        #: Called by the background thread once in each minute, off the hot path.
+        self.sampler: Callable[[], object] | None = None
 
     @property
     def _now(self) -> _Pending:
@@ -132,10 +140,11 @@ class LedgerBuffer:
             return len(batch)
 
     def clear(self) -> None:
-        """Forget every buffered record (tests)."""
+        """Forget every buffered record, and the minute last sampled (tests)."""
         now = self._now
         with now.lock:
             now.records.clear()
+        now.sampled_minute = None
 
     def track(self, stream) -> None:
         """Remember an open stream that records its read when closed: `close` closes it."""
@@ -198,12 +207,26 @@ class LedgerBuffer:
                 break
             try:
                 self.flush()
+                self._sample(now)
             except Exception:
                 logger.exception("ledger: flush failed")
                 time.sleep(1)
             finally:
                 # This thread's connections: a server could otherwise hold them open forever.
                 connections.close_all()
+
+    def _sample(self, now: _Pending) -> None:
+        """Call the sampler unless it was called in this minute already."""
+        minute = int(time.time() // 60)
+        if self.sampler is None or now.sampled_minute == minute:
+            return
+        now.sampled_minute = minute  # a failed sample is not retried within the minute
+        try:
+            self.sampler()
+        except DatabaseError as exc:
+            logger.warning("ledger: the cache levels' samples were not written: %s", exc)
+        except Exception:
+            logger.exception("ledger: the cache levels could not be sampled")
 
 
 buffer = LedgerBuffer()

@@ -296,6 +296,35 @@ for _column in ROLLUP_COLUMNS:
 del _column
 
 
+class CacheLevelSample(models.Model):
+    """What one cache level held in one minute, as the level counts it (level_samples.py).
+
+    Every process that serves fetches samples its cache levels at most once a minute, from
+    the ledger's background thread; the newest sample of a minute is kept. The statistics
+    page charts them.
+    """
+
+    minute = models.DateTimeField(help_text="The minute the sample was taken in (UTC).")
+    tier_name = models.CharField(max_length=100, help_text="The cache level's tier.")
+    taken_at = models.DateTimeField(help_text="When the sample was taken: the newest is kept.")
+    bytes = models.BigIntegerField(help_text="Bytes held.")
+    blobs = models.BigIntegerField(help_text="Blobs held.")
+    evictions = models.BigIntegerField(
+        help_text="Blobs evicted since the level was first counted (a running count)."
+    )
+
+    class Meta:
+        verbose_name = "cache level sample"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["minute", "tier_name"], name="bitstore_level_sample_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minute:%Y-%m-%d %H:%M} {self.tier_name}"
+
+
 class Blob(models.Model):
     """No table: the permissions that guard the blob endpoints (blobs may be customer data,
     so a user needs `view_blob` to download, `warm` to enqueue warm jobs and `add_blob` to

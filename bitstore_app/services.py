@@ -12,12 +12,13 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, BinaryIO
 
 from django.db import DatabaseError, connections
 from django.views.decorators.debug import sensitive_variables
 
-from . import index_preload, metrics
+from . import index_preload, level_samples, metrics
 from .composer import TierSpec, build_composite, build_tier, for_warming
 from .conf import bitstore_settings
 from .core import (
@@ -335,6 +336,14 @@ def levels_in_use() -> list[Level]:
     for /metrics, which must not pin a configuration a process has not asked for."""
     snapshot = configuration.current()
     return [] if snapshot is None else _levels_of(snapshot)
+
+
+def sample_cache_levels(at: datetime | None = None) -> int:
+    """Write a sample of what each counted cache level of the configuration in use holds
+    (`levels_in_use`), for the minute of `at` (now); return how many were written. The
+    ledger's background thread calls this at most once a minute (apps.py)."""
+    usages = {level.tier: level.usage for level in levels_in_use() if level.usage is not None}
+    return level_samples.record(usages, at) if usages else 0
 
 
 def _levels_of(snapshot: Snapshot) -> list[Level]:

@@ -1,4 +1,4 @@
-"""Small helpers shared by the test suite: ports and external services."""
+"""Small helpers shared by the test suite: ports, external services, and polling."""
 
 import os
 import socket
@@ -43,3 +43,12 @@ def require_service(name, check):
     if os.environ.get("BITSTORE_REQUIRE_SERVICES") == "1":
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+def wait_until(condition, timeout=10.0, message="timed out"):
+    """Wait for `condition()` to be true, polling every 20 ms; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.02)

@@ -22,8 +22,8 @@ from ..composer import TierSpec
 from ..models import Tier, TierStatistics
 from . import budget_left, charts, statistics
 from .forms import TierForm, check_many, describe_check
-from .trend_charts import trend_charts
-from .trends import tier_trends
+from .trend_charts import level_charts, trend_charts
+from .trends import level_trends, tier_trends
 
 #: How the order makes cache levels, said on the tier list and the tier form.
 CACHE_LEVELS_HELP = (
@@ -178,6 +178,8 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
         spend = spending.spend_report(report.since, report.until)
         prices = {tier.tier: tier.prices for tier in spend.tiers}
         trends = tier_trends(report.since, report.until, prices)
+        levels = [row.level.tier for row in report.levels if row.level.usage is not None]
+        sampled = level_trends(report.since, report.until, levels)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -188,6 +190,9 @@ class TierAdmin(SortableAdminMixin, admin.ModelAdmin):
             "latency_chart": mark_safe(charts.latency_chart(report.tiers)),
             "spend": spend,
             "trend_charts": [mark_safe(chart) for chart in trend_charts(trends)],
+            "level_charts": [mark_safe(chart) for chart in level_charts(sampled)]
+            if sampled.values
+            else [],
             "ledger_url": reverse(f"{self.admin_site.name}:bitstore_app_fetchrecord_changelist"),
         }
         return TemplateResponse(request, "admin/bitstore_app/tier/statistics.html", context)

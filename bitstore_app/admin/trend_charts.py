@@ -1,13 +1,13 @@
-"""Server-rendered SVG line charts of the tiers' trends: one chart per quantity, one line per
-tier; no JavaScript. Each point carries a <title> with its time and value, and each chart a
-text summary, so they read without a mouse too."""
+"""Server-rendered SVG line charts of the trends: one chart per quantity, one line per tier
+(or per cache level); no JavaScript. Each point carries a <title> with its time and value,
+and each chart a text summary, so they read without a mouse too."""
 
 from __future__ import annotations
 
 from html import escape
 
 from .charts import WIDTH, _legend, _svg, _text
-from .trends import SERIES, Trends
+from .trends import LEVEL_SERIES, SERIES, Trends
 
 PLOT_LEFT = 70
 PLOT_TOP = 50
@@ -21,12 +21,23 @@ PALETTE = (
 
 
 def trend_charts(trends: Trends) -> list[str]:
-    """Return one SVG document per charted quantity."""
+    """Return one SVG document per charted quantity of the tiers."""
     return [_chart(trends, key, title, unit) for key, (title, unit) in SERIES.items()]
 
 
-def _chart(trends: Trends, key: str, title: str, unit: str) -> str:
-    heading = f"{title} per {_span(trends)}, by tier"
+def level_charts(trends: Trends) -> list[str]:
+    """Return the cache levels' charts (`trends.level_trends`): bytes held and evictions."""
+    return [
+        _chart(trends, key, title, unit, by="cache level")
+        for key, (title, unit) in LEVEL_SERIES.items()
+    ]
+
+
+def _chart(trends: Trends, key: str, title: str, unit: str, by: str = "tier") -> str:
+    if key == "bytes":  # a level's size: the last sample of each bucket
+        heading = f"{title} (the last sample of each {_span(trends)}), by {by}"
+    else:
+        heading = f"{title} per {_span(trends)}, by {by}"
     lines = {tier: values[key] for tier, values in trends.values.items()}
     numbers = [v for values in lines.values() for v in values if v is not None]
     top = max(numbers, default=0) or 1
@@ -34,17 +45,28 @@ def _chart(trends: Trends, key: str, title: str, unit: str) -> str:
     parts += _axes(trends, top, unit)
     for number, (tier, values) in enumerate(lines.items()):
         parts += _line(trends, tier, values, top, _colour(number), unit)
-    total = ", ".join(f"{tier}: {_number(_sum(key, values))}" for tier, values in lines.items())
-    summary = "peak " if key.endswith("_ms") else "total "
-    parts.append(_text(0, PLOT_TOP + PLOT_HEIGHT + 40, f"{summary}{unit}: {total or 'no tier'}"))
+    word, summarize = _SUMMARIES.get(key, ("total", _total))
+    total = ", ".join(f"{tier}: {_number(summarize(values))}" for tier, values in lines.items())
+    parts.append(_text(0, PLOT_TOP + PLOT_HEIGHT + 40, f"{word} {unit}: {total or f'no {by}'}"))
     rows = (PLOT_TOP + PLOT_HEIGHT + 50 - 44) / 34  # charts._svg sizes by rows of 34 px
     svg = _svg(heading, rows, parts)
     return svg.replace('class="bitstore-chart"', 'class="bitstore-trend"', 1)
 
 
-def _sum(key: str, values: list[float | None]) -> float:
-    known = [v for v in values if v is not None]
-    return max(known, default=0) if key.endswith("_ms") else sum(known)
+def _total(values: list[float | None]) -> float:
+    return sum(v for v in values if v is not None)
+
+
+def _peak(values: list[float | None]) -> float:
+    return max((v for v in values if v is not None), default=0)
+
+
+def _latest(values: list[float | None]) -> float:
+    return next((v for v in reversed(values) if v is not None), 0)
+
+
+#: How a chart sums up each line below it, by key (else: the total).
+_SUMMARIES = {"p50_ms": ("peak", _peak), "p95_ms": ("peak", _peak), "bytes": ("latest", _latest)}
 
 
 def _axes(trends: Trends, top: float, unit: str) -> list[str]:

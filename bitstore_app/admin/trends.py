@@ -1,5 +1,7 @@
-"""Per-tier trends over a window: hits, misses, errors, latency and spend in time buckets,
-summed from the ledger's per-minute rollups (rollups.py) for the statistics page's charts."""
+"""Trends over a window for the statistics page's charts, in time buckets: per tier, hits,
+misses, errors, latency and spend, summed from the ledger's per-minute rollups (rollups.py);
+per cache level, the bytes held and the evictions, from its per-minute samples
+(level_samples.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,11 @@ SERIES = {
     "p95_ms": ("p95 latency", "ms"),
     "spend": ("Spend", "at the tier's prices"),
 }
+#: What is charted of each cache level, by key: its title and unit.
+LEVEL_SERIES = {
+    "bytes": ("Bytes held", "bytes"),
+    "evictions": ("Evictions", "blobs"),
+}
 _COLUMNS = ("hits", "misses", "errors", "invalid", "bytes_read", "bytes_written")
 
 
@@ -37,12 +44,7 @@ def tier_trends(since: datetime, until: datetime, prices: dict[str, Prices]) -> 
     """Return the trends of the tiers in `prices` (by name, in order) over [since, until]."""
     from ..models import LedgerRollup
 
-    first = since.replace(second=0, microsecond=0)
-    minutes = max(1, int((until - first).total_seconds() // 60) + 1)
-    # Whole minutes per bucket: a 1 h window in minutes, a day in 24-minute buckets, ...
-    width = max(1, int((until - since).total_seconds() // 60) // POINTS)
-    bucket = timedelta(minutes=width)
-    starts = [first + bucket * index for index in range(-(-minutes // width))]
+    first, width, starts = _buckets(since, until)
     names = list(prices)
     counts = {name: [[0] * len(rollups.COLUMNS) for _ in starts] for name in names}
     index = {column: position for position, column in enumerate(rollups.COLUMNS)}
@@ -55,9 +57,53 @@ def tier_trends(since: datetime, until: datetime, prices: dict[str, Prices]) -> 
             target = counts[name][slot]
             for position, value in enumerate(values):
                 target[position] += value or 0
-    trends = Trends(starts, bucket)
+    trends = Trends(starts, timedelta(minutes=width))
     for name in names:
         trends.values[name] = _series(counts[name], index, prices[name])
+    return trends
+
+
+def _buckets(since: datetime, until: datetime) -> tuple[datetime, int, list[datetime]]:
+    """Return the window's first minute, the minutes per bucket, and each bucket's start."""
+    first = since.replace(second=0, microsecond=0)
+    minutes = max(1, int((until - first).total_seconds() // 60) + 1)
+    # Whole minutes per bucket: a 1 h window in minutes, a day in 24-minute buckets, ...
+    width = max(1, int((until - since).total_seconds() // 60) // POINTS)
+    bucket = timedelta(minutes=width)
+    return first, width, [first + bucket * index for index in range(-(-minutes // width))]
+
+
+def level_trends(since: datetime, until: datetime, names: list[str]) -> Trends:
+    """Return, per bucket, each cache level's bytes held (its last sample in the bucket; None
+    where it has none) and its evictions (how much its running count rose during the bucket),
+    for the levels `names` and any other level sampled in the window, over [since, until]."""
+    from ..models import CacheLevelSample
+
+    first, width, starts = _buckets(since, until)
+    samples = CacheLevelSample.objects.filter(minute__gte=first, minute__lte=until)
+    rows = samples.order_by("tier_name", "minute").values_list(
+        "tier_name", "minute", "bytes", "evictions"
+    )
+    by_level: dict[str, list[tuple[datetime, int, int]]] = {name: [] for name in names}
+    for name, minute, held, evictions in rows.iterator(chunk_size=5000):
+        by_level.setdefault(name, []).append((minute, held, evictions))
+    trends = Trends(starts, timedelta(minutes=width))
+    for name, points in by_level.items():
+        before = (
+            CacheLevelSample.objects.filter(tier_name=name, minute__lt=first)
+            .order_by("-minute")
+            .values_list("evictions", flat=True)
+            .first()
+        )
+        held: list[float | None] = [None] * len(starts)
+        evicted: list[float | None] = [0] * len(starts)
+        for minute, size, evictions in points:
+            slot = int((minute - first).total_seconds() // 60) // width
+            held[slot] = size  # samples come in time order: the bucket's last one stays
+            # A running count that went down (a recount, a restart) starts again from there.
+            evicted[slot] += max(0, evictions - before) if before is not None else 0
+            before = evictions
+        trends.values[name] = {"bytes": held, "evictions": evicted}
     return trends
 
 

@@ -3,6 +3,8 @@
 Each call to a tier with a budget is admitted by one Lua script that checks the month's
 counters against the budget and counts the request (and its price) in the same step, so
 processes on any number of hosts share one budget and no request passes once it is spent.
+A retry within a call (after a 503, say) is a request too: it is admitted the same way, or
+not made (core/retry.py).
 Bytes are priced after the call (their number is known then), so a month's spend can pass
 its budget by what the calls in flight read, at most. A spent budget skips the tier (reason
 `budget`) until the month ends or an operator raises the budget: the check compares with the
@@ -21,6 +23,7 @@ from datetime import UTC, datetime
 from typing import BinaryIO
 
 from ..core import StoreNotAvailable
+from ..core.retry import admitting_retries
 from ..core.store import Store
 from ..core.wrapper import StoreWrapper, T
 from ..costs import Prices
@@ -179,7 +182,8 @@ class BudgetedStore(StoreWrapper):
 
     def around(self, call: Callable[[], T]) -> T:
         self._admit()
-        return call()
+        with admitting_retries(self._admit):
+            return call()
 
     def _admit(self) -> None:
         import redis

@@ -71,7 +71,7 @@ def second_process(live_db_url):
     """Return a function that starts `python -m tests.app.process ARGS` on the test database.
 
     The process runs Django with the project's settings; `config` becomes its `BITSTORE`,
-    `env` is added to its environment.
+    `env` is added to its environment; its stdin is a pipe the test may write to.
     Every process started is ended when the test ends.
     """
     import json
@@ -93,6 +93,7 @@ def second_process(live_db_url):
             [sys.executable, "-m", "tests.app.process", *args],
             cwd=REPO,
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -105,5 +106,5 @@ def second_process(live_db_url):
         if process.poll() is None:
             process.kill()
         process.wait(10)
-        for stream in (process.stdout, process.stderr):
+        for stream in (process.stdin, process.stdout, process.stderr):
             stream.close()

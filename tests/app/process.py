@@ -8,6 +8,10 @@
                                                      print how many came back wrong or short
     python -m tests.app.process worker               a Celery worker, prefork pool, one child,
                                                      on CELERY_BROKER_URL, with tests.app.tasks
+    python -m tests.app.process get_many FILE N      read the configuration, print "ready", wait
+                                                     for a line on stdin, then get the blobs named
+                                                     by the SHA1s of FILE with N threads; print
+                                                     how many came back
 
 `BITSTORE_TEST_CONFIG` (JSON) is this process's `BITSTORE` setting.
 """
@@ -70,13 +74,28 @@ def worker():
     app.worker_main(["worker", *options, *quiet, "--include", "tests.app.tasks"])
 
 
+def get_many(hashes_file, workers):
+    from pathlib import Path
+
+    import bitstore_app
+    from bitstore_app import services
+
+    hashes = Path(hashes_file).read_text().split()
+    services.composite()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    results = bitstore_app.get_many(hashes, workers=int(workers), errors="return")
+    print(f"served {sum(isinstance(result, bytes) for result in results)}", flush=True)
+
+
 def main(command, *args):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     django.setup()
     from django.test.utils import override_settings
 
     override_settings(BITSTORE=json.loads(os.environ.get("BITSTORE_TEST_CONFIG", "{}"))).enable()
-    {"watch": watch, "get": get, "churn": churn, "worker": worker}[command](*args)
+    commands = {"watch": watch, "get": get, "churn": churn, "worker": worker, "get_many": get_many}
+    commands[command](*args)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from bitstore_app.models import FetchRecord, Tier
+from bitstore_app import level_samples
+from bitstore_app.core.usage import Usage
+from bitstore_app.models import CacheLevelSample, FetchRecord, Tier
 from tests.app.conftest import make_blob
 from tests.helpers import free_port
 
@@ -97,15 +99,17 @@ def test_tiers_without_probing_and_with_no_tiers():
     assert "disabled" in run("bitstore_tiers", "--no-probe")
 
 
-def test_ledger_prune_deletes_only_older_records():
+def test_ledger_prune_deletes_only_older_records_and_level_samples():
     now = timezone.now()
     for days in (0, 2, 10, 40):
         FetchRecord.objects.create(
             sha1="0" * 40, outcome="hit", latency_ms=1, created_at=now - timedelta(days=days)
         )
+        level_samples.record({"disk": Usage(days, 1, 0)}, now - timedelta(days=days))
     out = run("bitstore_ledger_prune", "--older-than", "7")
-    assert "Deleted 2 ledger records older than 7 days" in out
+    assert "Deleted 2 ledger records older than 7 days, and 2 cache level samples" in out
     remaining = FetchRecord.objects.values_list("created_at", flat=True)
     assert sorted((now - moment).days for moment in remaining) == [0, 2]
+    assert sorted(CacheLevelSample.objects.values_list("bytes", flat=True)) == [0, 2]
     with pytest.raises(CommandError):
         run("bitstore_ledger_prune", "--older-than", "-1")

@@ -8,7 +8,7 @@ import pytest
 
 from bitstore_app.composer import TierSpec, build_tier
 from bitstore_app.core import NotFoundInStore, StoreNotAvailable
-from bitstore_app.core.retry import backoff_delay, call_with_retries
+from bitstore_app.core.retry import admitting_retries, backoff_delay, call_with_retries
 from tests.resilience.conftest import api_tier, make_blob, unique
 from tests.resilience.servers import FaultProxy
 
@@ -161,3 +161,28 @@ def test_retries_stop_at_the_deadline():
     with pytest.raises(ConnectionResetError):
         call_with_retries(failing, retries=5, transient=lambda e: False)
     assert len(calls) == 1, "an error that is not transient is never retried"
+
+
+def test_each_retry_is_admitted_by_the_enclosing_blocks_and_a_refusal_ends_the_call():
+    calls, admitted = [], []
+
+    def failing():
+        calls.append(len(calls))
+        raise ConnectionResetError(f"reset {len(calls)}")
+
+    def admit(name, allowed):
+        def check():
+            admitted.append(name)
+            if admitted.count(name) > allowed:
+                raise RuntimeError(f"{name} refuses")
+
+        return check
+
+    with admitting_retries(admit("outer", 5)), admitting_retries(admit("inner", 1)):
+        with pytest.raises(ConnectionResetError, match="reset 2"):  # the last error
+            call_with_retries(failing, retries=5, transient=lambda e: True)
+    assert len(calls) == 2 and admitted == ["outer", "inner", "outer", "inner"]
+    calls.clear()
+    with pytest.raises(ConnectionResetError):
+        call_with_retries(failing, retries=2, transient=lambda e: True)
+    assert len(calls) == 3, "outside the blocks, retries are not admitted by anyone"
