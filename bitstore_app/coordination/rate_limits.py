@@ -21,6 +21,7 @@ from collections.abc import Callable
 from ..conf import bitstore_settings
 from ..core import StoreNotAvailable
 from ..core.per_process import ProcessLock
+from ..core.retry import admitting_retries
 from ..core.store import Store
 from ..core.wrapper import StoreWrapper, T
 from . import limits_down
@@ -151,8 +152,12 @@ class RateLimitedStore(StoreWrapper):
         self.rate = rate
 
     def around(self, call: Callable[[], T]) -> T:
-        acquire(str(self), self.rate)
-        return call()
+        def turn() -> None:
+            acquire(str(self), self.rate)
+
+        turn()
+        with admitting_retries(turn):  # a retry is one more request: it takes a turn too
+            return call()
 
 
 def limited(store: Store, rate: float) -> Store:

@@ -181,3 +181,35 @@ def test_budgets_fail_open_when_redis_is_down(bitstore_config, tmp_path):
     before = served()
     assert [services.fetch(sha1).served_by for _ in range(2)] == [first, first]
     assert served() > before
+
+
+def test_a_retry_takes_a_turn_of_the_rate_limit(limits_redis, bitstore_config):
+    """A flaky API answers each blob 503 once, and the tier retries: the retry is one more
+    request to the tier, so it takes a turn too. With two turns and no refill in sight, the
+    first blob costs both; the second finds no turn and skips the tier (rate_limited)."""
+    from tests.resilience.servers import BlobServer
+
+    bitstore_config(
+        RATE_LIMIT_REDIS_URL=limits_redis,
+        RATE_LIMIT_MAX_WAIT=0.05,
+        RATE_LIMIT_BURST=2,
+        LOCATION_INDEX_SIZE=0,
+    )
+    api = BlobServer()
+    try:
+        blobs = [make_blob(f"flaky {n}") for n in range(2)]
+        api.blobs.update(dict(blobs))
+        name = f"flaky-{uuid.uuid4().hex[:10]}"
+        Tier.objects.create(
+            name=name, kind="http_api", location=api.url, rate_limit=0.001, breaker_threshold=0
+        )
+        api.failures = 1
+        assert bitstore_app.get(blobs[0][0]) == blobs[0][1]
+        api.failures = 1
+        second = services.fetch(blobs[1][0])
+        assert second.error is not None and [a.reason for a in skipped(second, name)] == [
+            "rate_limited"
+        ]
+        assert api.total == 2
+    finally:
+        api.stop()
