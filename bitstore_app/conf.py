@@ -90,7 +90,8 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_REDIS_URL": None,
     # Requests a rate-limited tier may take at once after a quiet spell (the bucket's size).
     "RATE_LIMIT_BURST": 1.0,
-    # Seconds a call may wait for its turn; past it the call is throttled (a transient error).
+    # Seconds a call (or a retry within it) may wait for its turn; past it the call is not
+    # made and the tier is skipped for this fetch (recorded as rate_limited).
     "RATE_LIMIT_MAX_WAIT": 10.0,
     # Blob endpoint: seconds a signed URL (`signed_blob_url`) is valid by default, and at most:
     # lowering it also shortens URLs already handed out.
