@@ -19,7 +19,7 @@ class BitstoreConfig(AppConfig):
         metrics.cache_levels = services.levels_in_use
         from .ledger import buffer, exit_on_sigterm
 
-        # The ledger's thread samples the cache levels once a minute; ledger.py cannot
+        # The ledger's thread samples the cache levels once a minute; the ledger cannot
         # import the service, which imports it.
         buffer.sampler = services.sample_cache_levels
         exit_on_sigterm()

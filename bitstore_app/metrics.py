@@ -19,10 +19,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from . import spend_metrics
 from .coordination import limits_down
 from .core import breaker, trace
 from .core.outcomes import Outcome
+from .costs import metrics as spend_metrics
 from .ledger import buffer as ledger
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def _count(fetch: trace.Fetch, levels: frozenset[str]) -> None:
 class _ScrapeTimeCollector:
     """Values read when scraped: the ledger's buffer in this process, the warm jobs in the
     database (workers run elsewhere, so their counts live in their job rows), and the month's
-    spend, savings and budgets (spend_metrics.py)."""
+    spend, savings and budgets (costs/metrics.py)."""
 
     def collect(self):
         yield GaugeMetricFamily(

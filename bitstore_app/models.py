@@ -13,8 +13,8 @@ from django.db.models import F, Q
 
 from .core.outcomes import FETCH_OUTCOMES, Outcome
 from .core.tiers import kind_help, location_help
+from .ledger.rollups import COLUMNS as ROLLUP_COLUMNS
 from .querysets import ApiTokenQuerySet, FetchRecordQuerySet, TierQuerySet
-from .rollups import COLUMNS as ROLLUP_COLUMNS
 
 #: What each kind takes, as its class says (core/tiers/).
 KIND_HELP = kind_help()
@@ -219,7 +219,7 @@ class FetchRecord(models.Model):
 
     sha1 = models.CharField(max_length=40, verbose_name="SHA1")
     # No database constraint: checking it row by row costs a third of a ledger write, so the
-    # writer locks the batch's tiers once instead (ledger_writer.py); deleting a tier still
+    # writer locks the batch's tiers once instead (ledger/writer.py); deleting a tier still
     # sets its records' tier to NULL (Django does that). The (tier, created_at) index below
     # serves the lookups a single-column index would.
     tier = models.ForeignKey(
@@ -268,7 +268,7 @@ class FetchRecord(models.Model):
 
 
 class LedgerRollup(models.Model):
-    """One tier's fetches in one minute, summed as the ledger is flushed (see rollups.py).
+    """One tier's fetches in one minute, summed as the ledger is flushed (see ledger/rollups.py).
 
     The statistics page and cost reports read these rows, never the ledger itself; the tier
     name "" holds whole fetches. `bitstore_ledger_rollups` rebuilds them from the ledger.
@@ -289,7 +289,7 @@ class LedgerRollup(models.Model):
         return f"{self.minute:%Y-%m-%d %H:%M} {self.tier_name or 'all fetches'}"
 
 
-# One counter column per rollup column, named in rollups.py so the writer, the backfill and
+# One counter column per rollup column, named in ledger/rollups.py so the writer, the backfill and
 # the readers agree on them.
 for _column in ROLLUP_COLUMNS:
     LedgerRollup.add_to_class(_column, models.BigIntegerField(default=0))
@@ -297,7 +297,7 @@ del _column
 
 
 class CacheLevelSample(models.Model):
-    """What one cache level held in one minute, as the level counts it (level_samples.py).
+    """What one cache level held in one minute, as the level counts it (ledger/level_samples.py).
 
     Every process that serves fetches samples its cache levels at most once a minute, from
     the ledger's background thread; the newest sample of a minute is kept. The statistics

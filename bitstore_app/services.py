@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from django.db import DatabaseError, connections
 from django.views.decorators.debug import sensitive_variables
 
-from . import index_preload, level_samples, metrics
+from . import index_preload, metrics
 from .composer import TierSpec, build_composite, build_tier, for_warming
 from .conf import bitstore_settings
 from .core import (
@@ -37,6 +37,7 @@ from .core.scrub import ScrubReport, scrub_folder
 from .core.trace import HIT, Attempt
 from .core.usage import Usage
 from .ledger import buffer as ledger
+from .ledger import level_samples
 from .requester import Requester, current_requester
 
 if TYPE_CHECKING:

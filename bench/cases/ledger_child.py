@@ -78,7 +78,7 @@ def _bulk_create(batch: list[dict]) -> None:
 def writes(records: int, rounds: int) -> dict:
     from bitstore_app import ledger as ledger_module
     from bitstore_app.ledger import buffer
-    from bitstore_app.ledger_writer import write_batch
+    from bitstore_app.ledger.writer import write_batch
     from bitstore_app.models import FetchRecord
     from bitstore_app.requester import Requester
 
@@ -220,7 +220,7 @@ def statistics(rows: int, rounds: int) -> dict:
     from django.urls import reverse
 
     from bitstore_app.admin.statistics import tier_statistics
-    from bitstore_app.ledger_writer import write_batch
+    from bitstore_app.ledger.writer import write_batch
     from bitstore_app.models import LedgerRollup, Tier
 
     truncate()

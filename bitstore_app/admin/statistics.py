@@ -1,6 +1,6 @@
 """Per-tier statistics over a time window, read from the ledger's per-minute rollups.
 
-One grouped SUM over the window's rollup rows (rollups.py) gives every tier's exact counts,
+One grouped SUM over the window's rollup rows (ledger/rollups.py) gives every tier's exact counts,
 bytes and latency histogram, whatever the number of fetches: the window is counted in whole
 minutes, from the minute `since` falls in. Percentiles come from the histogram, so they are
 right to within one bucket.
@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import Sum
 from django.utils import timezone
 
-from .. import rollups
+from ..ledger import rollups
 
 #: The windows an operator can choose, by the name used in `?window=`.
 WINDOWS = {

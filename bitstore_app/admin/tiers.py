@@ -17,8 +17,9 @@ from django.urls import path, reverse
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
-from .. import services, spending
+from .. import services
 from ..composer import TierSpec
+from ..costs import spending
 from ..models import Tier, TierStatistics
 from . import budget_left, charts, statistics
 from .forms import TierForm, check_many, describe_check

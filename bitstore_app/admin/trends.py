@@ -1,15 +1,15 @@
 """Trends over a window for the statistics page's charts, in time buckets: per tier, hits,
-misses, errors, latency and spend, summed from the ledger's per-minute rollups (rollups.py);
+misses, errors, latency and spend, summed from the ledger's per-minute rollups (ledger/rollups.py);
 per cache level, the bytes held and the evictions, from its per-minute samples
-(level_samples.py)."""
+(ledger/level_samples.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .. import rollups
 from ..costs import Prices
+from ..ledger import rollups
 
 #: Points per line: the window is cut into about this many buckets of whole minutes.
 POINTS = 60

@@ -80,7 +80,7 @@ def store_blob(tier, data):
 def make_record(sha1, outcome, attempts, *, at, size=0, latency_ms=None, tier=None):
     """Write one hand-made ledger record the way the ledger does (with its rollups); attempts
     are (tier, outcome, ms) triples."""
-    from bitstore_app.ledger_writer import write_batch
+    from bitstore_app.ledger.writer import write_batch
     from bitstore_app.models import FetchRecord
 
     served = tier.name if tier is not None else ""

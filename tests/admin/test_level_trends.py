@@ -13,9 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 import bitstore_app
-from bitstore_app import level_samples, services
+from bitstore_app import services
 from bitstore_app.admin import trend_charts, trends
 from bitstore_app.core.usage import Usage
+from bitstore_app.ledger import level_samples
 from bitstore_app.models import CacheLevelSample
 
 pytestmark = pytest.mark.django_db

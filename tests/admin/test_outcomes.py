@@ -11,10 +11,11 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from bitstore_app import ledger, metrics, rollups, services
+from bitstore_app import ledger, metrics, services
 from bitstore_app.admin import statistics
 from bitstore_app.core import NotFoundWhileUnavailable, breaker
 from bitstore_app.core.outcomes import Outcome, SkipReason, attempt_outcome
+from bitstore_app.ledger import rollups
 from bitstore_app.models import FetchRecord, Tier
 from tests.admin.conftest import blob, make_record
 

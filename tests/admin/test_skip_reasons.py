@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bitstore_app.admin import skip_reasons
-from bitstore_app.ledger_writer import write_batch
+from bitstore_app.ledger.writer import write_batch
 from bitstore_app.models import FetchRecord
 from tests.admin.conftest import blob
 

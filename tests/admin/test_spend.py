@@ -10,8 +10,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from bitstore_app import ledger, services, spend_metrics, spending
+from bitstore_app import ledger, services
 from bitstore_app.admin import trend_charts, trends
+from bitstore_app.costs import metrics as spend_metrics
+from bitstore_app.costs import spending
 from bitstore_app.requester import requested_by
 from tests.admin.conftest import blob, store_blob
 

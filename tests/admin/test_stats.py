@@ -11,8 +11,8 @@ from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bitstore_app import rollups
 from bitstore_app.admin import charts, statistics
+from bitstore_app.ledger import rollups
 from tests.admin.conftest import blob, make_record
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +119,7 @@ def test_windows_include_older_fetches(ledger):
 
 def test_counts_are_exact_however_many_fetches(make_tier):
     """No sample: every fetch of the window is counted (the rollups hold them all)."""
-    from bitstore_app.ledger_writer import write_batch
+    from bitstore_app.ledger.writer import write_batch
 
     make_tier("cache", role="cache")
     now = timezone.now()

@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from bitstore_app import level_samples
 from bitstore_app.core.usage import Usage
+from bitstore_app.ledger import level_samples
 from bitstore_app.models import CacheLevelSample, FetchRecord, Tier
 from tests.app.conftest import make_blob
 from tests.helpers import free_port

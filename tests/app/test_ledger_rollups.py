@@ -11,9 +11,10 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 import bitstore_app
-from bitstore_app import ledger, rollups
+from bitstore_app import ledger
 from bitstore_app.core import NotFoundInStore
-from bitstore_app.ledger_writer import write_batch
+from bitstore_app.ledger import rollups
+from bitstore_app.ledger.writer import write_batch
 from bitstore_app.models import FetchRecord, LedgerRollup, Tier
 from tests.app import sources
 from tests.app.conftest import make_blob
@@ -293,7 +294,7 @@ def test_a_flush_waits_while_the_rollups_are_rebuilt():
 
     from django.db import connections, transaction
 
-    from bitstore_app.ledger_writer import _keep_flushes_out
+    from bitstore_app.ledger.writer import _keep_flushes_out
 
     locked, release, flushed = threading.Event(), threading.Event(), threading.Event()
 

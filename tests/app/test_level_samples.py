@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import bitstore_app
-from bitstore_app import ledger, level_samples, services
+from bitstore_app import ledger, services
 from bitstore_app.core.usage import Usage
+from bitstore_app.ledger import level_samples
 from bitstore_app.models import CacheLevelSample, FetchRecord, Tier
 from tests.helpers import wait_until
 

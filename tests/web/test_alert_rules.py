@@ -11,8 +11,9 @@ import yaml
 from django.test import Client
 from django.urls import reverse
 
-from bitstore_app import services, spend_metrics
+from bitstore_app import services
 from bitstore_app.core import NotFoundInStore
+from bitstore_app.costs import metrics as spend_metrics
 from bitstore_app.models import Tier
 from tests.helpers import require_service
 from tests.web.conftest import FolderTier, blob_of

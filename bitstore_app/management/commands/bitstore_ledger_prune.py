@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from bitstore_app import level_samples
+from bitstore_app.ledger import level_samples
 from bitstore_app.management.days import days_from_now
 from bitstore_app.models import FetchRecord
 

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from bitstore_app.ledger_writer import rebuild_rollups
+from bitstore_app.ledger.writer import rebuild_rollups
 from bitstore_app.management.days import days_from_now
 
 

@@ -7,7 +7,7 @@ otherwise ends Python without its exit handlers; servers with handlers of their 
 Streams still open at exit are closed first, so that their reads are recorded too. While
 the database is down, records stay in memory (up to `LEDGER_MAX_BUFFER`) and are written
 when it returns. Each batch goes
-into the ledger and its per-minute rollups in one transaction (ledger_writer.py).
+into the ledger and its per-minute rollups in one transaction (writer.py).
 
 The same thread calls `buffer.sampler` once in each minute: apps.py sets it to the service's
 sampler of the cache levels (level_samples.py), which this module cannot import.
@@ -27,11 +27,11 @@ from datetime import UTC, datetime
 
 from django.db import DatabaseError, connections
 
-from .conf import bitstore_settings
-from .core import Fetch
-from .core.per_process import PerProcess
-from .ledger_writer import write_batch
-from .requester import Requester
+from ..conf import bitstore_settings
+from ..core import Fetch
+from ..core.per_process import PerProcess
+from ..requester import Requester
+from .writer import write_batch
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class LedgerBuffer:
 
     def flush(self) -> int:
         """Write every buffered record; return how many were written. Safe to call anytime."""
-        from .models import FetchRecord
+        from ..models import FetchRecord
 
         now = self._now
         with now.flush_lock:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .core.outcomes import Outcome, SkipReason, attempt_outcome
+from ..core.outcomes import Outcome, SkipReason, attempt_outcome
 
 #: Upper bounds of the latency buckets, in milliseconds; a last bucket holds what is slower.
 LATENCY_BOUNDS_MS = (

@@ -1,8 +1,8 @@
 """What the tiers cost over a span of time, what the caches saved, and who spent it.
 
-Spend per tier is read from the ledger's per-minute rollups (rollups.py): the requests a
+Spend per tier is read from the ledger's per-minute rollups (ledger/rollups.py): the requests a
 tier answered (hits, misses, errors: a skipped tier was not asked and costs nothing), the
-bytes it served and the bytes written into it, at the tier's current prices (costs.py).
+bytes it served and the bytes written into it, at the tier's current prices (prices.py).
 
 A cache hit, at any cache level, saved what the blob would have cost at the source that
 filled the levels with it: the newest ledger record that wrote it back from a source (not a
@@ -20,8 +20,8 @@ from datetime import datetime
 
 from django.db.models import Count, OuterRef, Subquery, Sum
 
-from .conf import bitstore_settings
-from .costs import Prices
+from ..conf import bitstore_settings
+from .prices import Prices
 
 #: Requesters listed, the biggest spenders first.
 TOP_REQUESTERS = 20
@@ -97,8 +97,8 @@ def spend_report(since: datetime, until: datetime, requesters: bool = True) -> S
 
 def tier_spend(since: datetime, until: datetime) -> dict[str, TierSpend]:
     """Return each tier's requests and bytes over the span, by name, in the tiers' order."""
-    from .models import LedgerRollup, Tier
-    from .rollups import ALL_FETCHES
+    from ..ledger.rollups import ALL_FETCHES
+    from ..models import LedgerRollup, Tier
 
     by_name = {tier.name: TierSpend(tier.name, Prices.of(tier)) for tier in Tier.objects.all()}
     first_minute = since.replace(second=0, microsecond=0)
@@ -127,7 +127,7 @@ def tier_spend(since: datetime, until: datetime) -> dict[str, TierSpend]:
 
 def add_savings(by_name: dict[str, TierSpend], since: datetime, until: datetime) -> None:
     """Add to each source the cache hits of the span whose blob it filled the cache with."""
-    from .models import FetchRecord, Tier
+    from ..models import FetchRecord, Tier
 
     caches = _cache_names()
     write_back = Tier.objects.filter(write_back=True).order_by("position", "id")
@@ -160,7 +160,7 @@ def requester_spend(
 ) -> tuple[list[RequesterSpend], bool]:
     """Return the biggest spenders of the span's newest records, and whether there were more
     records than `SPEND_SAMPLE_SIZE`."""
-    from .models import FetchRecord
+    from ..models import FetchRecord
 
     limit = bitstore_settings.SPEND_SAMPLE_SIZE
     prices = {name: tier.prices for name, tier in by_name.items() if tier.prices.priced}
@@ -193,7 +193,7 @@ def requester_spend(
 
 def _cache_names() -> list[str]:
     """The cache tiers' names, the enabled ones first, in position order."""
-    from .models import Tier
+    from ..models import Tier
 
     caches = Tier.objects.filter(role=Tier.CACHE).order_by("-enabled", "position", "id")
     return list(caches.values_list("name", flat=True))

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
 
-from .core.usage import Usage
+from ..core.usage import Usage
 
 
 def minute_of(moment: datetime) -> datetime:
@@ -27,7 +27,7 @@ def minute_of(moment: datetime) -> datetime:
 def record(usages: Mapping[str, Usage], at: datetime | None = None) -> int:
     """Write a sample of each level (by tier name) for the minute of `at` (now), unless a
     newer sample of that minute is there already; return how many were written."""
-    from .models import CacheLevelSample
+    from ..models import CacheLevelSample
 
     taken_at = at or datetime.now(UTC)
     minute = minute_of(taken_at)
@@ -49,7 +49,7 @@ def record(usages: Mapping[str, Usage], at: datetime | None = None) -> int:
 
 def prune(before: datetime) -> int:
     """Delete the samples of the minutes before `before`; return how many were deleted."""
-    from .models import CacheLevelSample
+    from ..models import CacheLevelSample
 
     deleted, _ = CacheLevelSample.objects.filter(minute__lt=minute_of(before)).delete()
     return deleted

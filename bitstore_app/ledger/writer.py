@@ -50,7 +50,7 @@ DAY = timedelta(days=1)
 
 def write_batch(batch: Sequence[dict]) -> None:
     """Insert `batch` (ledger entries) into the ledger and its rollups, or nothing on error."""
-    from .models import FetchRecord, Tier
+    from ..models import FetchRecord, Tier
 
     database = FetchRecord.objects.db
     postgresql = connections[database].vendor == "postgresql"
@@ -72,7 +72,7 @@ def write_batch(batch: Sequence[dict]) -> None:
 
 
 def _tiers(database: str) -> list[tuple[int, str, str]]:
-    from .models import Tier
+    from ..models import Tier
 
     return list(Tier.objects.using(database).values_list("id", "name", "role"))
 
@@ -80,7 +80,7 @@ def _tiers(database: str) -> list[tuple[int, str, str]]:
 def _lock_tiers(database: str) -> list[tuple[int, str, str]]:
     """Return the tiers, locked against deletion until the batch commits: what the foreign
     key would check for each record, checked once (FOR KEY SHARE does not block saves)."""
-    from .models import Tier
+    from ..models import Tier
 
     table = connections[database].ops.quote_name(Tier._meta.db_table)
     with connections[database].cursor() as cursor:
@@ -89,7 +89,7 @@ def _lock_tiers(database: str) -> list[tuple[int, str, str]]:
 
 
 def _copy_records(database: str, batch: Sequence[dict], existing: set[int]) -> None:
-    from .models import FetchRecord
+    from ..models import FetchRecord
 
     table = connections[database].ops.quote_name(FetchRecord._meta.db_table)
     sql = f"COPY {table} ({', '.join(RECORD_FIELDS)}) FROM STDIN"
@@ -130,7 +130,7 @@ def add_to_rollups(counters: rollups.Counters, database: str = "default") -> Non
 
 
 def _upsert(database: str, keys: list, counters: rollups.Counters) -> None:
-    from .models import LedgerRollup
+    from ..models import LedgerRollup
 
     ops = connections[database].ops
     table = ops.quote_name(LedgerRollup._meta.db_table)
@@ -145,7 +145,7 @@ def _upsert(database: str, keys: list, counters: rollups.Counters) -> None:
 
 
 def _update_or_create(database: str, key: tuple, values: list[int]) -> None:
-    from .models import LedgerRollup
+    from ..models import LedgerRollup
 
     minute, tier_name = key
     rows = LedgerRollup.objects.using(database).filter(minute=minute, tier_name=tier_name)
@@ -175,7 +175,7 @@ def rebuild_rollups(since: datetime | None, until: datetime, step: timedelta = D
     meanwhile (they wait), so running it while the ledger is written counts every record
     once; running it twice gives the same rollups.
     """
-    from .models import FetchRecord, LedgerRollup, Tier
+    from ..models import FetchRecord, LedgerRollup, Tier
 
     database = FetchRecord.objects.db
     records = FetchRecord.objects.using(database)
@@ -213,7 +213,7 @@ def rebuild_rollups(since: datetime | None, until: datetime, step: timedelta = D
 
 def _keep_flushes_out(database: str) -> None:
     """Make flushes that would add to the rollups wait until this transaction ends."""
-    from .models import LedgerRollup
+    from ..models import LedgerRollup
 
     connection = connections[database]
     if connection.vendor == "postgresql":

@@ -42,8 +42,8 @@ def forget() -> None:
 def _families() -> list[GaugeMetricFamily]:
     from django.db import DatabaseError
 
-    from .coordination import budgets
-    from .models import Tier
+    from ..coordination import budgets
+    from ..models import Tier
     from .spending import spend_report
 
     now = datetime.now(UTC)
