@@ -145,3 +145,19 @@ def save(results: list[CaseResult], quick: bool, path: Path = RESULTS) -> dict:
     document = {**meta, "cases": [asdict(case) for case in results]}
     path.write_text(json.dumps(document, indent=2) + "\n")
     return document
+
+
+def load(path: Path = RESULTS) -> tuple[list[CaseResult], dict]:
+    """Return the results a run saved (`save`), and its date and machine."""
+    document = json.loads(path.read_text())
+    results = []
+    for case in document.pop("cases"):
+        rows = [Row(**(row | {"stats": Stats(**row["stats"])})) for row in case.pop("rows")]
+        targets = [Target(**target) for target in case.pop("targets")]
+        results.append(CaseResult(**case, rows=rows, targets=targets))
+    return results, document
+
+
+if __name__ == "__main__":  # python -m bench.report [results.json]: the README's Markdown
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS
+    print(markdown(*load(source)), end="")
