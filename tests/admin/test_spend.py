@@ -160,3 +160,16 @@ def test_metrics_carry_spend_and_savings_per_tier_only(priced):
     assert f'bitstore_tier_spend_month{{tier="paid"}} {float(1 + n)}' in text
     assert 'bitstore_tier_savings_month{tier="paid"}' in text
     assert "alice" not in text and "task-1" not in text
+
+
+def test_spend_per_requester_counts_the_newest_records_and_the_page_says_so(
+    priced, admin_client, bitstore_config
+):
+    bitstore_config(SPEND_SAMPLE_SIZE=2)
+    now = timezone.now()
+    report = spending.spend_report(now - timedelta(hours=1), now)
+    # The newest two records: task-1's last two hits; alice's fill is older.
+    assert [(s.label, s.fetches) for s in report.requesters] == [("task task-1", 2)]
+    assert report.requesters_truncated
+    page = admin_client.get(reverse(STATISTICS), {"window": "1h"}).content.decode()
+    assert "The window holds more fetches than SPEND_SAMPLE_SIZE" in page
