@@ -150,6 +150,15 @@ def test_a_fill_made_after_the_hit_does_not_count_for_it(levels):
     assert saved() == {rollups.ALL_FETCHES: (1, 10)}
 
 
+def test_a_fill_pruned_from_the_ledger_is_not_known_any_more(levels):
+    sha1 = make_blob()[0]
+    write_batch([fill(sha1, "paid", datetime.now(UTC) - timedelta(days=40))])
+    call_command("bitstore_ledger_prune", "--older-than", "30", stdout=io.StringIO())
+    fillers.recent.clear()  # a process that did not fill it, or has forgotten
+    write_batch([entry(sha1, "top", at=datetime.now(UTC))])
+    assert saved() == {rollups.ALL_FETCHES: (1, 10)}
+
+
 def test_a_promotion_is_not_a_fill(levels):
     sha1 = make_blob()[0]
     write_batch(
@@ -162,6 +171,17 @@ def test_a_promotion_is_not_a_fill(levels):
     fillers.recent.clear()
     write_batch([entry(sha1, "top", at=MINUTE + timedelta(seconds=2))])
     assert saved() == {"paid": (2, 20)}
+
+
+def test_a_refill_by_another_process_is_seen_by_the_rebuild_not_by_the_memory(levels):
+    sha1 = make_blob()[0]
+    write_batch([fill(sha1, "paid", MINUTE)])  # remembered by this process
+    # Evicted, then refilled from first-paid by another process, whose batch is written.
+    FetchRecord.objects.create(**fill(sha1, "first-paid", MINUTE + timedelta(seconds=1)))
+    write_batch([entry(sha1, "top", at=MINUTE + timedelta(seconds=2))])
+    assert saved() == {"paid": (1, 10)}  # this process's memory: a flush behind
+    call_command("bitstore_ledger_rollups", stdout=io.StringIO())
+    assert saved() == {"first-paid": (1, 10)}  # the ledger's order
 
 
 def test_the_process_remembers_a_bounded_number_of_fillers_the_newest_fill_of_each(monkeypatch):
