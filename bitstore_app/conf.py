@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "PROBE_TIMEOUT": 2.0,
     # Admin statistics: spend per requester is counted from at most this many of the newest
     # fetches of the window (the page says when the window holds more).
-    "SPEND_SAMPLE_SIZE": 100_000,
+    "SPEND_SAMPLE_SIZE": 20_000,
     # Leases per SHA1 across processes (coordination/leases.py), taken by warm jobs and by any
     # read about to ask a write-back source, so that one process fetches a blob and fills the
     # cache while the others wait and read the cache: the Redis that holds them (None: the one

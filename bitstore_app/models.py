@@ -254,6 +254,13 @@ class FetchRecord(models.Model):
             models.Index(fields=["sha1", "-created_at"], name="bitstore_fetch_sha1"),
             models.Index(fields=["tier", "created_at"], name="bitstore_fetch_tier"),
             models.Index(fields=["outcome", "created_at"], name="bitstore_fetch_outcome"),
+            # The records that wrote into the cache levels: a blob's newest fill, whose source
+            # its cache hits are saved at, is one probe (ledger/fillers.py).
+            models.Index(
+                fields=["sha1", "-created_at"],
+                condition=Q(cache_written=True),
+                name="bitstore_fetch_fills",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -16,6 +16,7 @@ page (and the query under it) timed over the 30 days.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import random
@@ -76,7 +77,6 @@ def _bulk_create(batch: list[dict]) -> None:
 
 
 def writes(records: int, rounds: int) -> dict:
-    from bitstore_app import ledger as ledger_module
     from bitstore_app.ledger import buffer
     from bitstore_app.ledger.writer import write_batch
     from bitstore_app.models import FetchRecord
@@ -96,17 +96,18 @@ def writes(records: int, rounds: int) -> dict:
         sustained.append(records / (time.perf_counter() - started))
         assert FetchRecord.objects.count() == records, "every record written"
         # The old path, end to end as the issue measured it: buffered, then one flush by
-        # bulk_create (no rollups), put in place of the writer.
+        # bulk_create (no rollups), put in place of the writer in the module that calls it.
         truncate()
         configure(LEDGER_BACKGROUND_FLUSH=False, LEDGER_FLUSH_COUNT=records * 2)
         started = time.perf_counter()
         for n in range(records):
             buffer.record(fetches[n % 1000], tier_ids, requester)
-        ledger_module.write_batch = _bulk_create
+        buffer_module = importlib.import_module("bitstore_app.ledger.buffer")
+        buffer_module.write_batch = _bulk_create
         try:
             buffer.flush()
         finally:
-            ledger_module.write_batch = write_batch
+            buffer_module.write_batch = write_batch
         old.append(records / (time.perf_counter() - started))
         assert FetchRecord.objects.count() == records, "every record written"
     return {"sustained": sustained, "bulk_create": old}
@@ -216,23 +217,24 @@ def hits(folder: str, blobs: int, calls: int, rounds: int) -> dict:
 
 def statistics(rows: int, rounds: int) -> dict:
     from django.contrib.auth import get_user_model
+    from django.db.models import Sum
     from django.test import Client
     from django.urls import reverse
 
     from bitstore_app.admin.statistics import tier_statistics
+    from bitstore_app.costs.spending import spend_report
+    from bitstore_app.ledger.rollups import ALL_FETCHES
     from bitstore_app.ledger.writer import write_batch
     from bitstore_app.models import LedgerRollup, Tier
 
     truncate()
     Tier.objects.all().delete()
-    for position, (name, role) in enumerate([("cache", "cache"), ("gcs", "source")]):
-        Tier.objects.create(
-            name=name, kind="filesystem", location="/", role=role, position=position
-        )
+    Tier.objects.create(name="cache", kind="filesystem", location="/", role="cache")
+    Tier.objects.create(name="gcs", kind="filesystem", location="/", position=1, write_back=True)
     Tier.objects.create(name="s3", kind="s3", location="s3://bucket/", position=2)
     now = datetime.now(UTC)
     span = timedelta(days=30) - timedelta(hours=1)
-    expected = {"hits": 0, "bytes": 0}
+    expected = {"hits": 0, "bytes": 0, "saved_hits": 0, "saved_bytes": 0}
     started = time.perf_counter()
     batch_size = 50_000
     for first in range(0, rows, batch_size):
@@ -240,6 +242,9 @@ def statistics(rows: int, rounds: int) -> dict:
         batch = [_generated(n, now - span * (1 - n / rows)) for n in range(first, last)]
         expected["hits"] += sum(1 for e in batch if e["outcome"] == "hit")
         expected["bytes"] += sum(e["size"] for e in batch if e["outcome"] == "hit")
+        cache_hits = [e for e in batch if e["tier_name"] == "cache"]
+        expected["saved_hits"] += len(cache_hits)
+        expected["saved_bytes"] += sum(e["size"] for e in cache_hits)
         write_batch(batch)
     generated = rows / (time.perf_counter() - started)
     query, page = [], []
@@ -259,6 +264,12 @@ def statistics(rows: int, rounds: int) -> dict:
     assert report.fetches == rows, (report.fetches, rows)  # exact: no sample
     assert report.overall.hits == expected["hits"]
     assert report.overall.bytes_served == expected["bytes"]
+    # Every cache hit saved at gcs: filled by it, or (the first hits) no fill known, when the
+    # first write-back source, gcs, is assumed.
+    gcs = next(t for t in spend_report(report.since, report.until, False).tiers if t.tier == "gcs")
+    assert (gcs.saved_hits, gcs.saved_bytes) == (expected["saved_hits"], expected["saved_bytes"])
+    unknown = LedgerRollup.objects.filter(tier_name=ALL_FETCHES).aggregate(Sum("saved_hits"))
+    assert unknown["saved_hits__sum"] == min(rows, 7)  # the hits of rows 0 to 6
     return {
         "generated_per_s": generated,
         "query_s": query,
@@ -269,8 +280,9 @@ def statistics(rows: int, rounds: int) -> dict:
 
 
 def _generated(n: int, at: datetime) -> dict:
-    """Ledger row number `n`, made `at`: a cache hit most of the time, else a source's,
-    sometimes none (and a tier skipped, its circuit open)."""
+    """Ledger row number `n`, made `at`: a cache hit most of the time (of the blob gcs filled
+    the cache with a few rows before, none for the first hits), else a source's, written
+    back, sometimes none (and a tier skipped, its circuit open)."""
     spread = random.Random(n)
     cache_ms = spread.lognormvariate(-1.5, 0.6)
     if n % 10 < 7:
@@ -290,8 +302,9 @@ def _generated(n: int, at: datetime) -> dict:
             {"tier": "s3", "outcome": "skipped", "ms": 0.0, "reason": "circuit_open"},
         ]
         outcome, served = "not_found", ""
+    filled = n - n % 10 - 2 if served == "cache" and n >= 10 else n
     return {
-        "sha1": f"{n:040x}",
+        "sha1": f"{filled:040x}",
         "tier_id": None,
         "tier_name": served,
         "outcome": outcome,

@@ -1,6 +1,6 @@
 """Case 21: the admin statistics page over 30 days of a large ledger on PostgreSQL: the rows
 are written by the ledger's own writer (COPY and the rollups), then the page and the query
-under it are timed; the child checks that the counts are exact."""
+under it are timed; the child checks that the counts and the savings are exact."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def run(bench) -> CaseResult:
     page = case.add("statistics page (admin, HTTP), 30 days", Stats.of(result["page_s"], "s"))
     case.target(f"statistics page < {SECONDS:g} s", page.stats.median, page.stats.max < SECONDS)
     case.notes.append(
-        f"{rows:,} rows, {result['rollup_rows']:,} rollup rows; counts checked exact; "
+        f"{rows:,} rows, {result['rollup_rows']:,} rollup rows; counts and savings checked exact; "
         f"query median {query.stats.median * 1000:.0f} ms"
     )
     return case

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db.models import Case, IntegerField, Sum, Value, When
+
 from ..costs import Prices
 from ..ledger import rollups
 
@@ -28,6 +30,8 @@ LEVEL_SERIES = {
     "evictions": ("Evictions", "blobs"),
 }
 _COLUMNS = ("hits", "misses", "errors", "invalid", "bytes_read", "bytes_written")
+#: The rollup columns a trend sums.
+_SUMMED = _COLUMNS + rollups.LATENCY_COLUMNS
 
 
 @dataclass
@@ -45,21 +49,26 @@ def tier_trends(since: datetime, until: datetime, prices: dict[str, Prices]) -> 
     from ..models import LedgerRollup
 
     first, width, starts = _buckets(since, until)
+    step = timedelta(minutes=width)
     names = list(prices)
-    counts = {name: [[0] * len(rollups.COLUMNS) for _ in starts] for name in names}
-    index = {column: position for position, column in enumerate(rollups.COLUMNS)}
-    rows = LedgerRollup.objects.filter(
-        minute__gte=first, minute__lte=until, tier_name__in=names
-    ).values_list("minute", "tier_name", *rollups.COLUMNS)
-    for minute, name, *values in rows.iterator(chunk_size=5000):
-        slot = int((minute - first).total_seconds() // 60) // width
-        if 0 <= slot < len(starts):
-            target = counts[name][slot]
-            for position, value in enumerate(values):
-                target[position] += value or 0
-    trends = Trends(starts, timedelta(minutes=width))
+    # The database sums the buckets: a month is tens of thousands of rows per tier.
+    slot = Case(
+        *[When(minute__lt=start + step, then=Value(number)) for number, start in enumerate(starts)],
+        output_field=IntegerField(),
+    )
+    rows = (
+        LedgerRollup.objects.filter(minute__gte=first, minute__lte=until, tier_name__in=names)
+        .values("tier_name", slot=slot)
+        .annotate(**{column: Sum(column) for column in _SUMMED})
+        .order_by()
+    )
+    sums: dict[str, list[dict]] = {name: [{} for _ in starts] for name in names}
+    for row in rows:
+        if row["slot"] is not None:
+            sums[row["tier_name"]][row["slot"]] = row
+    trends = Trends(starts, step)
     for name in names:
-        trends.values[name] = _series(counts[name], index, prices[name])
+        trends.values[name] = _series(sums[name], prices[name])
     return trends
 
 
@@ -107,12 +116,12 @@ def level_trends(since: datetime, until: datetime, names: list[str]) -> Trends:
     return trends
 
 
-def _series(buckets: list[list[int]], index: dict[str, int], prices: Prices) -> dict:
+def _series(buckets: list[dict], prices: Prices) -> dict:
+    """Return the series of one tier from its buckets' summed columns."""
     series: dict[str, list[float | None]] = {key: [] for key in SERIES}
-    first_latency = index[rollups.LATENCY_COLUMNS[0]]
-    for counts in buckets:
-        value = {column: counts[index[column]] for column in _COLUMNS}
-        histogram = rollups.Histogram(counts[first_latency:])
+    for sums in buckets:
+        value = {column: sums.get(column) or 0 for column in _COLUMNS}
+        histogram = rollups.Histogram(rollups.latency_counts(sums))
         requests = value["hits"] + value["misses"] + value["errors"] + value["invalid"]
         series["hits"].append(value["hits"])
         series["misses"].append(value["misses"])

@@ -2,8 +2,8 @@
 (from the ledger's rollups, as the statistics page counts them) and the monthly budgets with
 what the limits have counted against them. Per tier only: requesters are unbounded.
 
-The month's sums take a query over its rollups and its cache hits, so they are computed at
-most once every `REFRESH_SECONDS` per process and served from memory in between.
+The month's sums take a query over its rollups, so they are computed at most once every
+`REFRESH_SECONDS` per process and served from memory in between.
 """
 
 from __future__ import annotations

@@ -5,12 +5,12 @@ tier answered (hits, misses, errors: a skipped tier was not asked and costs noth
 bytes it served and the bytes written into it, at the tier's current prices (prices.py).
 
 A cache hit, at any cache level, saved what the blob would have cost at the source that
-filled the levels with it: the newest ledger record that wrote it back from a source (not a
-promotion from a lower level) names that source; when no such record is left, the first
-write-back source in order is assumed. Spend per requester
-(user or task) is counted from the newest ledger records of the span, at most
-`SPEND_SAMPLE_SIZE` of them. Existence checks (`missing`, `exists`) are not in the ledger,
-so they are not in these sums; the budgets (coordination/budgets.py) do count them.
+filled the levels with it (not a promotion from a lower level): the rollups count each hit
+on that source's row as the ledger is written (ledger/fillers.py), or on the row "" when no
+fill of the blob is known, and those are assumed to come from the first write-back source in
+order. Spend per requester (user or task) is counted from the newest ledger records of the
+span, at most `SPEND_SAMPLE_SIZE` of them. Existence checks (`missing`, `exists`) are not in
+the ledger, so they are not in these sums; the budgets (coordination/budgets.py) do count them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import Sum
 
 from ..conf import bitstore_settings
 from .prices import Prices
@@ -88,7 +88,6 @@ def spend_report(since: datetime, until: datetime, requesters: bool = True) -> S
     """Return the spend and savings of every tier over [since, until], and with
     `requesters` the biggest spenders."""
     by_name = tier_spend(since, until)
-    add_savings(by_name, since, until)
     report = SpendReport(since, until, list(by_name.values()))
     if requesters:
         report.requesters, report.requesters_truncated = requester_spend(by_name, since, until)
@@ -96,63 +95,43 @@ def spend_report(since: datetime, until: datetime, requesters: bool = True) -> S
 
 
 def tier_spend(since: datetime, until: datetime) -> dict[str, TierSpend]:
-    """Return each tier's requests and bytes over the span, by name, in the tiers' order."""
-    from ..ledger.rollups import ALL_FETCHES
+    """Return each tier's requests, bytes and savings over the span, by name, in the tiers'
+    order (then the tiers since deleted or renamed that the rollups name)."""
+    from ..ledger.rollups import ALL_FETCHES, SAVING_COLUMNS
     from ..models import LedgerRollup, Tier
 
-    by_name = {tier.name: TierSpend(tier.name, Prices.of(tier)) for tier in Tier.objects.all()}
+    tiers = list(Tier.objects.order_by("position", "id"))
+    by_name = {tier.name: TierSpend(tier.name, Prices.of(tier)) for tier in tiers}
     first_minute = since.replace(second=0, microsecond=0)
+    requests = ("hits", "misses", "errors", "invalid")
+    summed = (*requests, "bytes_read", "bytes_written", *SAVING_COLUMNS)
     sums = (
         LedgerRollup.objects.filter(minute__gte=first_minute, minute__lte=until)
-        .exclude(tier_name=ALL_FETCHES)
         .values("tier_name")
-        .annotate(
-            hits=Sum("hits"),
-            misses=Sum("misses"),
-            errors=Sum("errors"),
-            invalid=Sum("invalid"),
-            bytes_read=Sum("bytes_read"),
-            bytes_written=Sum("bytes_written"),
-        )
+        .annotate(**{column: Sum(column) for column in summed})
         .order_by()
     )
+    unknown = None
     for row in sums:
+        if row["tier_name"] == ALL_FETCHES:  # cache hits whose filler is not known
+            unknown = row
+            continue
         tier = by_name.get(row["tier_name"])
         if tier is None:  # a tier since deleted or renamed: its prices are gone
             tier = by_name[row["tier_name"]] = TierSpend(row["tier_name"], Prices())
-        tier.requests = sum(row[name] or 0 for name in ("hits", "misses", "errors", "invalid"))
+        tier.requests = sum(row[name] or 0 for name in requests)
         tier.bytes_read, tier.bytes_written = row["bytes_read"] or 0, row["bytes_written"] or 0
+        add_savings(tier, row)
+    write_back = [tier.name for tier in tiers if tier.write_back]
+    if unknown is not None and write_back:
+        add_savings(by_name[write_back[0]], unknown)
     return by_name
 
 
-def add_savings(by_name: dict[str, TierSpend], since: datetime, until: datetime) -> None:
-    """Add to each source the cache hits of the span whose blob it filled the cache with."""
-    from ..models import FetchRecord, Tier
-
-    caches = _cache_names()
-    write_back = Tier.objects.filter(write_back=True).order_by("position", "id")
-    fallback = write_back.values_list("name", flat=True).first()
-    fills = (
-        FetchRecord.objects.filter(
-            sha1=OuterRef("sha1"), cache_written=True, created_at__lte=OuterRef("created_at")
-        )
-        .exclude(tier_name__in=caches)  # a promotion: the blob came from a level, not a source
-        .order_by("-created_at", "-id")
-    )
-    hits = (
-        FetchRecord.objects.filter(
-            created_at__gte=since, created_at__lte=until, outcome="hit", tier_name__in=caches
-        )
-        .annotate(filler=Subquery(fills.values("tier_name")[:1]))
-        .values("filler")
-        .annotate(hits=Count("id"), bytes=Sum("size"))
-        .order_by()
-    )
-    for row in hits:
-        tier = by_name.get(row["filler"] or fallback) or by_name.get(fallback)
-        if tier is not None:
-            tier.saved_hits += row["hits"]
-            tier.saved_bytes += row["bytes"] or 0
+def add_savings(tier: TierSpend, sums: dict) -> None:
+    """Add the cache hits, and their bytes, summed in a rollup row to what `tier` saved."""
+    tier.saved_hits += sums["saved_hits"] or 0
+    tier.saved_bytes += sums["saved_bytes"] or 0
 
 
 def requester_spend(

@@ -31,6 +31,7 @@ from ..conf import bitstore_settings
 from ..core import Fetch
 from ..core.per_process import PerProcess
 from ..requester import Requester
+from . import fillers
 from .writer import write_batch
 
 logger = logging.getLogger(__name__)
@@ -140,11 +141,13 @@ class LedgerBuffer:
             return len(batch)
 
     def clear(self) -> None:
-        """Forget every buffered record, and the minute last sampled (tests)."""
+        """Forget every buffered record, the minute last sampled and the fillers this process
+        remembers (tests)."""
         now = self._now
         with now.lock:
             now.records.clear()
         now.sampled_minute = None
+        fillers.recent.clear()
 
     def track(self, stream) -> None:
         """Remember an open stream that records its read when closed: `close` closes it."""

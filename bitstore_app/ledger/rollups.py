@@ -4,8 +4,10 @@ and a latency histogram, summed from the records as they are flushed.
 The statistics page (and the cost reports) read these instead of the ledger: a month is a
 few thousand rows per tier however many fetches it held. One row per tier per minute, plus
 one row per minute under the tier name "" for whole fetches (a fetch's outcome, size and
-total latency). The histogram has fixed buckets, one column each, so a window's histogram is
-a plain SUM on every database.
+total latency). What the caches saved is counted on the row of the source that filled the
+cache levels with the blob of each cache hit (ledger/fillers.py names it), or on the row ""
+when the filler is not known. The histogram has fixed buckets, one column each, so a
+window's histogram is a plain SUM on every database.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import zip_longest
 
 from ..core.outcomes import Outcome, SkipReason, attempt_outcome
 
@@ -39,11 +42,16 @@ SKIP_COLUMNS = tuple(f"skipped_{reason}" for reason in SKIP_REASONS) + ("skipped
 BYTE_COLUMNS = ("bytes_read", "bytes_written")
 #: Blobs written into a cache level from a lower level (counted on the level written).
 LEVEL_COLUMNS = ("promotions",)
+#: Cache hits, and their bytes, of the blobs a source filled the cache levels with (counted
+#: on that source's row; on the row "" when the filler is not known).
+SAVING_COLUMNS = ("saved_hits", "saved_bytes")
 LATENCY_COLUMNS = tuple(f"ms_le_{_bound_label(b)}" for b in LATENCY_BOUNDS_MS) + (
     f"ms_gt_{_bound_label(LATENCY_BOUNDS_MS[-1])}",
 )
 #: Every counter column of a rollup row, in the order of `Counters` lists.
-COLUMNS = OUTCOME_COLUMNS + SKIP_COLUMNS + BYTE_COLUMNS + LEVEL_COLUMNS + LATENCY_COLUMNS
+COLUMNS = (
+    OUTCOME_COLUMNS + SKIP_COLUMNS + BYTE_COLUMNS + LEVEL_COLUMNS + SAVING_COLUMNS + LATENCY_COLUMNS
+)
 
 _INDEX = {name: position for position, name in enumerate(COLUMNS)}
 #: Attempt and fetch outcomes (old and new spellings) to the column that counts them.
@@ -60,6 +68,7 @@ _SKIPPED_OTHER = _INDEX["skipped_other"]
 _PLAIN = {"hit", "not_found"}
 _BYTES_READ, _BYTES_WRITTEN = _INDEX["bytes_read"], _INDEX["bytes_written"]
 _PROMOTIONS = _INDEX["promotions"]
+_SAVED_HITS, _SAVED_BYTES = _INDEX["saved_hits"], _INDEX["saved_bytes"]
 _FIRST_BUCKET = _INDEX[LATENCY_COLUMNS[0]]
 
 #: (minute, tier name) -> counters in `COLUMNS` order.
@@ -78,7 +87,9 @@ def bucket_range(index: int) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def summarize(entries: Iterable[dict], caches: Sequence[str] = ()) -> Counters:
+def summarize(
+    entries: Iterable[dict], caches: Sequence[str] = (), fillers: Iterable[str | None] = ()
+) -> Counters:
     """Return the rollup counters of ledger entries (the dicts the ledger buffers).
 
     A tier's bytes read are the sizes it served; bytes written are the sizes written into
@@ -86,12 +97,15 @@ def summarize(entries: Iterable[dict], caches: Sequence[str] = ()) -> Counters:
     fetches. A blob written into a level while another level (one of `caches`, the cache
     tiers' names) served it is a promotion of that level. A record from before cache
     levels has no `written_to`: its write went into `caches[0]`, the one cache then.
+    `fillers` names, entry by entry, the source that filled the levels with a cache hit's
+    blob ("" when not known; None for the entries that are not cache hits: see
+    fillers.attribute): the hit and its bytes are counted as saved on that source's row.
     """
     caches = list(caches)
     counters: Counters = {}
     width = len(COLUMNS)
     minute = end = None
-    for entry in entries:
+    for entry, filler in zip_longest(entries, fillers):
         created = entry["created_at"]
         if minute is None or not minute <= created < end:  # replace() costs a microsecond
             minute = created.replace(second=0, microsecond=0)
@@ -125,6 +139,10 @@ def summarize(entries: Iterable[dict], caches: Sequence[str] = ()) -> Counters:
             _count(row, outcome, attempt.get("ms", 0.0))
             if outcome == "hit" and name == served:
                 row[_BYTES_READ] += size
+        if filler is not None:
+            row = _row(counters, minute, filler[:100], width)
+            row[_SAVED_HITS] += 1
+            row[_SAVED_BYTES] += size
     return counters
 
 

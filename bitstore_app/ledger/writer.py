@@ -2,7 +2,8 @@
 
 On PostgreSQL the records go in with `COPY` and the rollups with one `INSERT ... ON CONFLICT
 DO UPDATE` that adds to the counters; elsewhere with `bulk_create` and an update-or-create
-per rollup row. Either way a batch is in both or in neither.
+per rollup row. Either way a batch is in both or in neither. Before the batch goes in,
+the fillers of its cache hits are looked up (fillers.py): the rollups count what they saved.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 
-from . import rollups
+from . import fillers, rollups
 
 #: The ledger entries' keys, in the order the COPY writes them (FetchRecord's columns).
 RECORD_FIELDS = (
@@ -42,6 +43,8 @@ SUMMARIZED = (
     "written_to",
     "tier_name",
     "attempts",
+    "sha1",
+    "id",
 )
 #: Records read from the ledger at a time when the rollups are rebuilt.
 REBUILD_CHUNK = 20_000
@@ -58,6 +61,7 @@ def write_batch(batch: Sequence[dict]) -> None:
         tiers = _lock_tiers(database) if postgresql else _tiers(database)
         existing = {tier_id for tier_id, _, _ in tiers}
         caches = [name for _, name, role in tiers if role == Tier.CACHE]
+        known = _known_fillers(database, fillers.hits_to_look_up(batch, caches), caches)
         if postgresql:
             _copy_records(database, batch, existing)
         else:
@@ -68,7 +72,15 @@ def write_batch(batch: Sequence[dict]) -> None:
                 ],
                 batch_size=1000,
             )
-        add_to_rollups(rollups.summarize(batch, caches), database)
+        filled_by, fills = fillers.attribute(batch, caches, known)
+        add_to_rollups(rollups.summarize(batch, caches, filled_by), database)
+    fillers.recent.learn(known | fills)
+
+
+def _known_fillers(database: str, sha1s: set[str], caches: list[str]) -> dict[str, fillers.Filler]:
+    """Return the fillers of these blobs this process remembers, and the ledger's of the rest."""
+    known, missing = fillers.recent.known(sha1s)
+    return known | fillers.in_ledger(database, missing, caches) if missing else known
 
 
 def _tiers(database: str) -> list[tuple[int, str, str]]:
@@ -173,7 +185,9 @@ def rebuild_rollups(since: datetime | None, until: datetime, step: timedelta = D
 
     Each step replaces its minutes' rollups in one transaction that keeps flushes out
     meanwhile (they wait), so running it while the ledger is written counts every record
-    once; running it twice gives the same rollups.
+    once; running it twice gives the same rollups. The records are read in the order they
+    were made: each cache hit is counted as saved at the newest fill of its blob before it
+    (fillers.py), as flushing counted it.
     """
     from ..models import FetchRecord, LedgerRollup, Tier
 
@@ -198,17 +212,29 @@ def rebuild_rollups(since: datetime | None, until: datetime, step: timedelta = D
             rows = records.filter(created_at__gte=start, created_at__lt=end).values(*SUMMARIZED)
             counters: rollups.Counters = {}
             chunk: list[dict] = []
-            for row in rows.order_by().iterator(chunk_size=REBUILD_CHUNK):
+            for row in rows.order_by("created_at", "id").iterator(chunk_size=REBUILD_CHUNK):
                 chunk.append(row)
                 if len(chunk) == REBUILD_CHUNK:
-                    rollups.merge(counters, rollups.summarize(chunk, cache_names))
+                    rollups.merge(counters, _summarize_read(database, chunk, cache_names))
                     read += len(chunk)
                     chunk = []
-            rollups.merge(counters, rollups.summarize(chunk, cache_names))
+            rollups.merge(counters, _summarize_read(database, chunk, cache_names))
             read += len(chunk)
             add_to_rollups(counters, database)
         start = end
     return read
+
+
+def _summarize_read(database: str, chunk: list[dict], caches: list[str]) -> rollups.Counters:
+    """Return the rollups of consecutive ledger records, read in order: their cache hits
+    are saved at the fills among them, else at the ledger's newest fill before them."""
+    if not chunk:
+        return {}
+    hits = fillers.hits_to_look_up(chunk, caches)
+    first = (chunk[0]["created_at"], chunk[0]["id"])
+    known = fillers.in_ledger(database, hits, caches, before=first) if hits else {}
+    filled_by, _ = fillers.attribute(chunk, caches, known)
+    return rollups.summarize(chunk, caches, filled_by)
 
 
 def _keep_flushes_out(database: str) -> None:

@@ -1,7 +1,7 @@
 """Prices, spend, savings and trends: real fetches through the service, the ledger flushed
 into its rollups, then the statistics page, its charts and /metrics."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import pytest
@@ -15,7 +15,7 @@ from bitstore_app.admin import trend_charts, trends
 from bitstore_app.costs import metrics as spend_metrics
 from bitstore_app.costs import spending
 from bitstore_app.requester import requested_by
-from tests.admin.conftest import blob, store_blob
+from tests.admin.conftest import blob, make_record, store_blob
 
 pytestmark = pytest.mark.django_db
 
@@ -152,6 +152,21 @@ def test_a_week_is_cut_into_buckets_of_whole_minutes(priced):
     assert sum(found.values["cache"]["hits"]) == 3
 
 
+def test_each_minute_lands_in_its_bucket_summed_by_the_database():
+    """Two hours in 2-minute buckets: a bucket holds its first and its last minute."""
+    until = datetime(2026, 11, 30, 14, 0, 30, tzinfo=UTC)
+    since = until - timedelta(hours=2)  # 12:00:30: the first bucket starts at 12:00
+    for minutes, ms in [(0, 1), (1, 2), (2, 200), (119, 5), (120, 7)]:
+        at = since.replace(second=0) + timedelta(minutes=minutes, seconds=10)
+        make_record(blob(minutes)[0], "hit", [("disk", "hit", ms)], at=at, size=10)
+    found = trends.tier_trends(since, until, {"disk": spending.Prices(per_gb_read=1e8)})
+    assert found.bucket == timedelta(minutes=2) and len(found.starts) == 61
+    hits = found.values["disk"]["hits"]
+    assert (hits[0], hits[1], hits[59], hits[60], sum(hits)) == (2, 1, 1, 1, 5)
+    assert found.values["disk"]["p95_ms"][1] == pytest.approx(150)  # 200 ms: (100, 200] bucket
+    assert found.values["disk"]["spend"][0] == pytest.approx(2.0)  # 20 bytes at 0.1 a byte
+
+
 def test_metrics_carry_spend_and_savings_per_tier_only(priced):
     spend_metrics.forget()
     response = Client().get(reverse("bitstore:metrics"), REMOTE_ADDR="127.0.0.1")
@@ -160,3 +175,16 @@ def test_metrics_carry_spend_and_savings_per_tier_only(priced):
     assert f'bitstore_tier_spend_month{{tier="paid"}} {float(1 + n)}' in text
     assert 'bitstore_tier_savings_month{tier="paid"}' in text
     assert "alice" not in text and "task-1" not in text
+
+
+def test_spend_per_requester_counts_the_newest_records_and_the_page_says_so(
+    priced, admin_client, bitstore_config
+):
+    bitstore_config(SPEND_SAMPLE_SIZE=2)
+    now = timezone.now()
+    report = spending.spend_report(now - timedelta(hours=1), now)
+    # The newest two records: task-1's last two hits; alice's fill is older.
+    assert [(s.label, s.fetches) for s in report.requesters] == [("task task-1", 2)]
+    assert report.requesters_truncated
+    page = admin_client.get(reverse(STATISTICS), {"window": "1h"}).content.decode()
+    assert "The window holds more fetches than SPEND_SAMPLE_SIZE" in page

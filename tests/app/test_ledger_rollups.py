@@ -100,6 +100,8 @@ def test_fetches_are_summed_per_tier_and_minute_as_they_are_flushed(tiers):
         "hits": 1,
         "misses": 1,
         "bytes_read": size,
+        "saved_hits": 1,  # the cache's hit, of the blob the source filled it with
+        "saved_bytes": size,
     }
     assert {k: v for k, v in totals[""].items() if k not in latency} == {
         "hits": 2,
