@@ -158,6 +158,14 @@ def load(path: Path = RESULTS) -> tuple[list[CaseResult], dict]:
     return results, document
 
 
-if __name__ == "__main__":  # python -m bench.report [results.json]: the README's Markdown
-    source = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.report", description="Print a results file as README's Markdown."
+    )
+    parser.add_argument("results", nargs="?", type=Path, default=RESULTS)
+    source = parser.parse_args().results
+    if not source.is_file():
+        parser.error(f"no results file at {source}")
     print(markdown(*load(source)), end="")

@@ -50,3 +50,13 @@ def test_the_benchmark_runs_every_case_with_tiny_sizes(tmp_path):
         assert all(row["stats"]["median"] >= 0 for row in case["rows"])
         assert case["targets"]
     assert "| case | measurement |" in table.read_text()
+    # The README's tables are printed again from the results file alone.
+    printed = subprocess.run(
+        [sys.executable, "-m", "bench.report", str(results)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert printed.stdout == table.read_text()
