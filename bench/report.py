@@ -61,10 +61,21 @@ class CaseResult:
 def machine() -> dict:
     return {
         "nproc": os.cpu_count(),
+        "cpu": _cpu_model(),
         "arch": platform.machine(),
         "python": platform.python_version(),
         "system": f"{platform.system()} {platform.release()}",
     }
+
+
+def _cpu_model() -> str:
+    """The processor's name (runs on different machines differ by their CPU most)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor()
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor()
 
 
 def _verdict(target: Target) -> str:
@@ -107,7 +118,8 @@ def markdown(results: list[CaseResult], meta: dict) -> str:
     """Return the Markdown table (and targets) for the README's performance section."""
     m = meta["machine"]
     lines = [
-        f"Measured {meta['date']} on {m['nproc']} cores, {m['arch']}, Python {m['python']}"
+        f"Measured {meta['date']} on {m['nproc']} cores"
+        f"{' (' + m['cpu'] + ')' if m.get('cpu') else ''}, {m['arch']}, Python {m['python']}"
         f" ({m['system']}){' — quick run' if meta['quick'] else ''}.",
         "",
         "| case | measurement | median | min | max | unit | ratio |",
