@@ -43,7 +43,8 @@ def speed_up(composite: Sha1Composite) -> None:
 def preload(index: LocationIndex, composite: Sha1Composite, limit: int) -> int:
     """Load the ledger's latest `limit` hits since the tiers last changed into `index`;
     return how many were loaded. A blob that was written into cache levels is located in the
-    top one written."""
+    top one written; one located in the first tier in order is left out (it is asked first
+    anyway, as the composite does not remember such hits either)."""
     from .models import FetchRecord, Tier
 
     if limit <= 0:
@@ -62,8 +63,11 @@ def preload(index: LocationIndex, composite: Sha1Composite, limit: int) -> int:
     except DatabaseError as exc:
         logger.warning("the location index starts empty: cannot read the ledger: %s", exc)
         return 0
-    index.load((sha1, _located(*row, cache)) for sha1, *row in rows[::-1])
-    return len(rows)
+    first = str(composite.sources[0]) if composite.sources else None
+    located = [(sha1, _located(*row, cache)) for sha1, *row in rows[::-1]]
+    located = [(sha1, tier) for sha1, tier in located if tier != first]
+    index.load(located)
+    return len(located)
 
 
 def _located(tier: str, written: bool, levels: list | None, cache: str | None) -> str:

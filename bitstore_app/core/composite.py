@@ -229,6 +229,7 @@ class Composite(StreamFills, Store):
         started = time.perf_counter()
         try:
             stores, hinted, alone = self._tiers_for(p.key)
+            in_order = stores[0] if stores and hinted is None else None  # asked first anyway
             found = None
             if alone:  # the tier that served it last time, alone; then the configured order
                 found = self._first_hit(stores[:1], p)
@@ -238,12 +239,14 @@ class Composite(StreamFills, Store):
                 self._skipped_for_index(p.key, hinted, p.result)
         finally:
             self._release(p)  # a stream that fills the cache took the claim with it
-        if found is not None:
-            p.result.served_by = str(p.served_by or found[0])
+        server = None if found is None else p.served_by or found[0]
+        if server is not None:
+            p.result.served_by = str(server)
         else:
             p.result.error = self._miss_error(p.key, p.result)
         p.result.seconds = time.perf_counter() - started
-        self._remember(p.key, p.result)
+        if server is None or server is not in_order:  # the first tier asked needs no hint
+            self._remember(p.key, p.result)
         return None if found is None else found[1]
 
     # the pass over the tiers

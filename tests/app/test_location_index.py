@@ -82,6 +82,14 @@ def test_the_index_starts_from_the_ledgers_hits_since_the_tiers_changed(three_fo
     ]
 
 
+def test_hits_of_the_first_tier_in_order_are_not_loaded(three_folders):
+    first, third = make_blob("first"), make_blob("third")
+    hit(first[0], "a")
+    hit(third[0], "c")
+    index = services.composite().index
+    assert (index.get(first[0]), index.get(third[0]), len(index)) == (None, "c", 1)
+
+
 def test_only_a_processs_first_configuration_is_warmed_from_the_ledger(three_folders):
     sha1, data = make_blob()
     (three_folders["c"] / sha1).write_bytes(data)

@@ -96,6 +96,30 @@ def test_a_tier_that_lost_the_blob_falls_back_to_the_configured_order():
     assert index.get(KEY) == "s1"
 
 
+def test_a_hit_of_the_first_tier_in_order_is_not_remembered():
+    # It is asked first anyway: the index stays for the blobs it can send elsewhere, and a
+    # cache hit does no index work at all.
+    sources = tiers(2)
+    sources[0].put(KEY, b"first")
+    index = LocationIndex()
+    store = composite(*sources, index=index)
+    for _ in range(2):
+        assert outcomes(store.fetch(KEY)) == [("s0", "hit")]
+    assert len(index) == 0
+
+
+def test_a_hint_that_sent_a_fetch_past_the_first_tier_is_replaced_when_the_first_serves():
+    sources = tiers(3)
+    sources[0].put(KEY, b"first")
+    index = LocationIndex()
+    index.load([(KEY, "s2")])  # the blob was served by s2 once, and s2 has lost it since
+    store = composite(*sources, index=index)
+    assert outcomes(store.fetch(KEY)) == [("s2", "not_found"), ("s0", "hit")]
+    assert index.get(KEY) == "s0"
+    assert outcomes(store.fetch(KEY)) == [("s0", "hit")]
+    assert [s.gets for s in sources] == [2, 0, 1]
+
+
 def test_a_blob_nowhere_is_forgotten_and_raises_not_found():
     sources = tiers(2)
     sources[1].put(KEY, b"second")

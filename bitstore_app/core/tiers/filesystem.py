@@ -17,6 +17,7 @@ from .folder_names import INCOMING, OWN
 
 __all__ = ["INCOMING", "FileSystemRaw", "relative_parts"]
 RELATIVE_KEY_HINT = "a relative path below the root, such as blobs/<sha1>"
+HIDDEN = (INCOMING, OWN)  # the prefixes of files in the folder that are not blobs
 
 
 def relative_parts(uri: object) -> list[str] | None:
@@ -25,8 +26,9 @@ def relative_parts(uri: object) -> list[str] | None:
     if not isinstance(uri, str) or not uri or "\0" in uri or "\\" in uri:
         return None
     parts = uri.split("/")
-    if uri.startswith("/") or any(part in ("", ".", "..") for part in parts):
-        return None
+    for part in parts:  # a loop, not any() over a generator: this runs on every cache hit
+        if part in ("", ".", ".."):  # "" also where the key starts with "/"
+            return None
     return parts
 
 
@@ -96,12 +98,16 @@ class FileSystemRaw(Store):
 
     def _name_or_none(self, uri: object) -> str | None:
         parts = relative_parts(uri)
+        if parts is None:
+            return None
         # A write killed midway leaves its temporary file behind: it must not read as a blob,
         # and neither must the files a bounded folder keeps its count in.
-        if parts is None or any(part.startswith((INCOMING, OWN)) for part in parts):
-            return None
-        # A string, not a Path: on a cache hit, building a Path costs as much as the read.
-        return os.path.join(self.root, *parts)
+        for part in parts:  # a loop, not any() over a generator: this runs on every hit
+            if part.startswith(HIDDEN):
+                return None
+        # A string, not a Path: on a cache hit, building a Path costs as much as the read;
+        # the key's segments are checked, so it is the path below the root as it stands.
+        return f"{self.root}{os.sep}{uri}"
 
     def path(self, uri: str) -> Path:
         """Return the file that holds the URI."""
