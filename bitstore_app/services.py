@@ -2,13 +2,16 @@
 
 Views, tasks, the admin and commands call this module. A `get` asks the database for
 nothing: the composite is cached per process and rebuilt only when the configuration
-version moves, which is checked at most every `CONFIG_CHECK_INTERVAL` seconds.
+version moves, which a thread of its own checks at most every `CONFIG_CHECK_INTERVAL`
+seconds, while the requests go on with the composite they have (only the first build in a
+process, and every call when the interval is 0, read the database in the caller's thread).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -75,16 +78,46 @@ class _Configuration:
     def __init__(self) -> None:
         self._snapshot: Snapshot | None = None
         self._lock = ProcessLock()
+        self._checker: threading.Thread | None = None  # not alive in a forked child
 
     def snapshot(self) -> Snapshot:
         snapshot = self._snapshot
         interval = bitstore_settings.CONFIG_CHECK_INTERVAL
         if snapshot is not None and time.monotonic() - snapshot.checked_at < interval:
             return snapshot
+        if snapshot is not None and interval > 0 and self._check_in_background(snapshot):
+            return snapshot  # a request never waits for the database
         with self._lock:
             if self._snapshot is snapshot:
                 self._snapshot = self._refresh(snapshot)
             return self._snapshot
+
+    def _check_in_background(self, snapshot: Snapshot) -> bool:
+        """Have a thread check the version (one at a time); False if none can start (the
+        interpreter is exiting)."""
+        with self._lock:
+            if self._checker is not None and self._checker.is_alive():
+                return True
+            snapshot.checked_at = time.monotonic()  # the next requests start no check
+            checker = threading.Thread(
+                target=self._check, args=(snapshot,), name="bitstore-config", daemon=True
+            )
+            try:
+                checker.start()
+            except RuntimeError:
+                return False
+            self._checker = checker
+        return True
+
+    def _check(self, snapshot: Snapshot) -> None:
+        try:
+            with self._lock:
+                if self._snapshot is snapshot:
+                    self._snapshot = self._refresh(snapshot)
+        except Exception:
+            logger.exception("the tier configuration could not be checked")
+        finally:
+            connections.close_all()  # this thread's own: it ends here
 
     def _refresh(self, snapshot: Snapshot | None) -> Snapshot:
         from .models import ConfigVersion

@@ -1,6 +1,8 @@
 """The per-process composite: no configuration queries while nothing changes, a rebuild
 after any kind of tier change."""
 
+import time
+
 import pytest
 
 import bitstore_app
@@ -147,3 +149,20 @@ def test_importing_the_package_touches_neither_models_nor_settings():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+@pytest.mark.django_db(transaction=True)  # the checking thread reads what was committed
+def test_past_the_interval_a_get_queries_nothing_and_a_thread_picks_up_the_change(
+    two_tiers, django_assert_num_queries, bitstore_config
+):
+    bitstore_config(CONFIG_CHECK_INTERVAL=0.2)
+    sha1, (first, second) = two_tiers
+    assert served_by(sha1) == "first"  # the first build, in this thread
+    change_by_save(first, second)
+    time.sleep(0.3)  # past the interval
+    with django_assert_num_queries(0):
+        assert served_by(sha1) == "first"  # the composite it has, while a thread checks
+    deadline = time.monotonic() + 10
+    while served_by(sha1) != "second":
+        assert time.monotonic() < deadline, "the change was never picked up"
+        time.sleep(0.05)
