@@ -78,6 +78,9 @@ class _Configuration:
     def __init__(self) -> None:
         self._snapshot: Snapshot | None = None
         self._lock = ProcessLock()
+        # Starting the checker has a lock of its own: a check stuck on the database holds
+        # `_lock`, and no request may wait for it.
+        self._starting = ProcessLock()
         self._checker: threading.Thread | None = None  # not alive in a forked child
 
     def snapshot(self) -> Snapshot:
@@ -95,7 +98,7 @@ class _Configuration:
     def _check_in_background(self, snapshot: Snapshot) -> bool:
         """Have a thread check the version (one at a time); False if none can start (the
         interpreter is exiting)."""
-        with self._lock:
+        with self._starting:
             if self._checker is not None and self._checker.is_alive():
                 return True
             snapshot.checked_at = time.monotonic()  # the next requests start no check

@@ -11,14 +11,13 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 import bitstore_app
 from bitstore_app import services
 from bitstore_app.core import LocationIndex
 from bitstore_app.index_preload import preload
 from bitstore_app.models import LedgerRollup, Tier
+from tests.app.schema import migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,17 +33,12 @@ def blob(label, size=50_000):
 @pytest.fixture
 def old_schema():
     """Migrate back to the previous release's schema; yield its models; migrate forward."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    old = executor.loader.project_state(BEFORE).apps
+    old = migrate(BEFORE).loader.project_state(BEFORE).apps
     migrated = {"done": False}
 
     def upgrade():
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(executor.loader.graph.leaf_nodes())
+        migrate()
         migrated["done"] = True
-        services.configuration.invalidate()
 
     old.upgrade = upgrade
     yield old

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 import bitstore_app
 from bitstore_app import services
 from bitstore_app.admin import trends
 from bitstore_app.models import CacheLevelSample, LedgerRollup, Tier
+from tests.app.schema import migrate, schema_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,20 +22,11 @@ MINUTE = datetime(2026, 11, 30, 12, 34, tzinfo=UTC)
 TABLE = CacheLevelSample._meta.db_table
 
 
-def migrate(target=None):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target or executor.loader.graph.leaf_nodes())
-    services.configuration.invalidate()
-    return executor
-
-
 @pytest.fixture
 def old_schema():
     """Migrate back to the previous release's schema; yield its models; migrate forward."""
-    executor = migrate(BEFORE)
-    yield executor.loader.project_state(BEFORE).apps
-    migrate()
+    with schema_of(BEFORE) as apps:
+        yield apps
 
 
 def test_an_upgraded_database_samples_its_levels_and_a_downgrade_drops_only_the_samples(

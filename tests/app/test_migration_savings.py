@@ -10,12 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
-from bitstore_app import services
 from bitstore_app.costs import spending
 from bitstore_app.ledger.writer import write_batch
 from bitstore_app.models import FetchRecord, LedgerRollup
+from tests.app.schema import migrate, schema_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,20 +23,11 @@ MINUTE = datetime(2026, 11, 30, 12, 34, tzinfo=UTC)
 FILLED, PLANTED = "f" * 40, "e" * 40
 
 
-def migrate(target=None):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target or executor.loader.graph.leaf_nodes())
-    services.configuration.invalidate()
-    return executor
-
-
 @pytest.fixture
 def old_schema():
     """Migrate back to the previous release's schema; yield its models; migrate forward."""
-    executor = migrate(BEFORE)
-    yield executor.loader.project_state(BEFORE).apps
-    migrate()
+    with schema_of(BEFORE) as apps:
+        yield apps
 
 
 def ledger_indexes():
