@@ -144,7 +144,7 @@ def tier_statistics(window: str = DEFAULT_WINDOW, now: datetime | None = None) -
 
     until = now or timezone.now()
     since = until - window_delta(window)
-    first_minute = since.replace(second=0, microsecond=0)
+    first_minute = rollups.minute_of(since)
     sums = (
         LedgerRollup.objects.filter(minute__gte=first_minute, minute__lte=until)
         .values("tier_name")

@@ -74,7 +74,7 @@ def tier_trends(since: datetime, until: datetime, prices: dict[str, Prices]) -> 
 
 def _buckets(since: datetime, until: datetime) -> tuple[datetime, int, list[datetime]]:
     """Return the window's first minute, the minutes per bucket, and each bucket's start."""
-    first = since.replace(second=0, microsecond=0)
+    first = rollups.minute_of(since)
     minutes = max(1, int((until - first).total_seconds() // 60) + 1)
     # Whole minutes per bucket: a 1 h window in minutes, a day in 24-minute buckets, ...
     width = max(1, int((until - since).total_seconds() // 60) // POINTS)

@@ -97,12 +97,12 @@ def spend_report(since: datetime, until: datetime, requesters: bool = True) -> S
 def tier_spend(since: datetime, until: datetime) -> dict[str, TierSpend]:
     """Return each tier's requests, bytes and savings over the span, by name, in the tiers'
     order (then the tiers since deleted or renamed that the rollups name)."""
-    from ..ledger.rollups import ALL_FETCHES, SAVING_COLUMNS
+    from ..ledger.rollups import ALL_FETCHES, SAVING_COLUMNS, minute_of
     from ..models import LedgerRollup, Tier
 
     tiers = list(Tier.objects.order_by("position", "id"))
     by_name = {tier.name: TierSpend(tier.name, Prices.of(tier)) for tier in tiers}
-    first_minute = since.replace(second=0, microsecond=0)
+    first_minute = minute_of(since)
     requests = ("hits", "misses", "errors", "invalid")
     summed = (*requests, "bytes_read", "bytes_written", *SAVING_COLUMNS)
     sums = (

@@ -17,11 +17,7 @@ from datetime import UTC, datetime
 from django.db import IntegrityError, transaction
 
 from ..core.usage import Usage
-
-
-def minute_of(moment: datetime) -> datetime:
-    """Return the start of the minute `moment` falls in."""
-    return moment.replace(second=0, microsecond=0)
+from .rollups import minute_of
 
 
 def record(usages: Mapping[str, Usage], at: datetime | None = None) -> int:

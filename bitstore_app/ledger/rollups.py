@@ -29,6 +29,13 @@ LATENCY_BOUNDS_MS = (
 #: any other reason, or none, counts as "other".
 SKIP_REASONS = tuple(reason.value for reason in SkipReason)
 ONE_MINUTE = timedelta(minutes=1)
+
+
+def minute_of(moment: datetime) -> datetime:
+    """Return the start of the minute `moment` falls in: the rollups' and samples' key."""
+    return moment.replace(second=0, microsecond=0)
+
+
 #: The rollup row of whole fetches (every other row is one tier's attempts).
 ALL_FETCHES = ""
 
@@ -108,7 +115,7 @@ def summarize(
     for entry, filler in zip_longest(entries, fillers):
         created = entry["created_at"]
         if minute is None or not minute <= created < end:  # replace() costs a microsecond
-            minute = created.replace(second=0, microsecond=0)
+            minute = minute_of(created)
             end = minute + ONE_MINUTE
         size = entry["size"]
         row = counters.get((minute, ALL_FETCHES))

@@ -198,8 +198,8 @@ def rebuild_rollups(since: datetime | None, until: datetime, step: timedelta = D
         if oldest is None:
             return 0
         since = oldest
-    start = since.replace(second=0, microsecond=0)
-    until = until.replace(second=0, microsecond=0) + rollups.ONE_MINUTE
+    start = rollups.minute_of(since)
+    until = rollups.minute_of(until) + rollups.ONE_MINUTE
     # Records from before cache levels wrote into the one enabled cache: it comes first.
     caches = Tier.objects.using(database).filter(role=Tier.CACHE).order_by("-enabled", "position")
     cache_names = list(caches.values_list("name", flat=True))

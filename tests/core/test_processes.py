@@ -55,7 +55,12 @@ def test_the_blobs_come_from_worker_processes_in_input_order():
 
 def test_the_worker_processes_are_kept_for_the_next_call_until_the_store_changes():
     store = pid_composite()
-    first = served_by(store.get_many([f"a{i}" for i in range(100)], processes=2))
+    first: set[int] = set()
+    for attempt in range(20):  # on a loaded machine one worker may take every blob of a call
+        first |= served_by(store.get_many([f"a{attempt}-{i}" for i in range(100)], processes=2))
+        if len(first) == 2:
+            break
+    assert len(first) == 2
     again = served_by(store.get_many([f"b{i}" for i in range(100)], processes=2))
     assert again <= first
     store.append_source(PidStore())  # a new tier: the old copies are out of date
