@@ -79,6 +79,9 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a warm job may stay queued before bitstore_warm and the admin's job page say
     # that no worker has taken it (and whether any worker reads its queue).
     "WARM_WORKER_WAIT": 10.0,
+    # Seconds a warm job may count nothing before the workers send its unfinished chunks
+    # again (a broker lost their messages; warming/stalled.py); 0 never does.
+    "WARM_STALL_AFTER": 900.0,
     # Warm tasks retry transient failures (a tier not available, a timeout, throttling) up to
     # WARM_MAX_RETRIES times, after about WARM_RETRY_BACKOFF * 2**n seconds (jittered, capped
     # at WARM_RETRY_BACKOFF_MAX); what still fails is counted as failed in the job.

@@ -427,6 +427,15 @@ class WarmJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    resent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the chunks not yet counted were last sent again, the job having "
+        "counted nothing for WARM_STALL_AFTER seconds (a broker lost their messages).",
+    )
+    chunks_resent = models.PositiveIntegerField(
+        default=0, help_text="Chunk tasks sent again because the job had stalled."
+    )
 
     class Meta:
         verbose_name = "warm job"
@@ -454,6 +463,23 @@ class WarmJob(models.Model):
     def retryable_hashes(self) -> list[str]:
         """The SHA1s worth another job: those that failed and those with invalid data."""
         return [*self.failed_hashes, *self.invalid_hashes]
+
+
+class WarmJobHashes(models.Model):
+    """A warm job's SHA1s, in order, kept apart from the job's row (which every chunk
+    updates): what its chunks are made of when they are sent again."""
+
+    job = models.OneToOneField(
+        WarmJob, on_delete=models.CASCADE, primary_key=True, related_name="input"
+    )
+    hashes = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name = "warm job's SHA1s"
+        verbose_name_plural = verbose_name
+
+    def __str__(self) -> str:
+        return f"SHA1s of warm job {self.job_id}"
 
 
 class WarmChunk(models.Model):

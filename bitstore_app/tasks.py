@@ -11,10 +11,11 @@ counts each chunk once however often it is delivered.
 from __future__ import annotations
 
 from celery import shared_task
-from celery.signals import worker_process_shutdown, worker_shutdown
+from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
 
 from . import services, warming
 from .ledger import buffer as ledger
+from .warming import stalled
 from .warming.chunk_task import CHUNK_RETRY_ERRORS, warm_chunk
 
 __all__ = ["CHUNK_RETRY_ERRORS", "flush_ledger", "scrub_cache", "warm_cache", "warm_chunk"]
@@ -48,3 +49,9 @@ def scrub_cache() -> list[dict]:
 def flush_ledger(**kwargs) -> None:
     """Write the ledger's buffer when a worker stops: prefork children skip atexit."""
     ledger.flush()
+
+
+@worker_ready.connect(dispatch_uid="bitstore_stalled_jobs_watch")
+def watch_stalled_jobs(**kwargs) -> None:
+    """Start the worker's watch for warm jobs whose chunks a broker lost."""
+    stalled.watch()

@@ -64,8 +64,8 @@ class WarmJobAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Chunks", {"fields": ["chunk_size", "chunks"]}),
-        ("Time", {"fields": ["created_at", "started_at", "finished_at"]}),
+        ("Chunks", {"fields": ["chunk_size", "chunks", "chunks_resent"]}),
+        ("Time", {"fields": ["created_at", "started_at", "finished_at", "resent_at"]}),
         ("SHA1s", {"fields": ["failed_hashes", "invalid_hashes", "malformed_inputs"]}),
     ]
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from ..conf import bitstore_settings
 from ..core import is_sha1, parse_sha1
 from ..ledger import buffer as ledger
-from ..models import WarmJob
+from ..models import WarmJob, WarmJobHashes
 from ..requester import requested_by
 from .chunk_task import warm_chunk as warm_chunk_task
 from .chunks import retry_delay, warm_chunk
@@ -85,7 +85,7 @@ def start_warm_job(
             existing = WarmJob.objects.get(task_id=task_id)
     if existing is not None:
         return _resume(existing, entries)
-    transaction.on_commit(lambda: _enqueue(job.pk, list(enumerate(chunks))))
+    transaction.on_commit(lambda: enqueue(job.pk, [(i, c, 0) for i, c in enumerate(chunks)]))
     return job
 
 
@@ -93,8 +93,8 @@ def create_job(
     hashes: Iterable[object], chunk_size: int | None = None
 ) -> tuple[WarmJob, list[list[str]]]:
     """Create a job's record and return it with its chunks, enqueuing nothing (the chunks
-    are then warmed here, with `run_here`)."""
-    return _create(Entries.read(hashes), chunk_size)
+    are then warmed here, with `run_here`, and no worker sends them again)."""
+    return _create(Entries.read(hashes), chunk_size, watched=False)
 
 
 def _create(
@@ -103,7 +103,10 @@ def _create(
     created_by: int | None = None,
     task_id: str = "",
     retry_of: int | None = None,
+    watched: bool = True,
 ) -> tuple[WarmJob, list[list[str]]]:
+    """Create the job; keep its SHA1s when `watched`, so that the workers can send its
+    chunks again should a broker lose them (stalled.py)."""
     current_plan()  # no cache tier: say so now rather than in every task
     size = int(bitstore_settings.WARM_CHUNK_SIZE if chunk_size is None else chunk_size)
     if not 1 <= size <= MAX_CHUNK_SIZE:
@@ -124,6 +127,8 @@ def _create(
             started_at=done_at,
             finished_at=done_at,
         )
+        if watched and chunks:
+            WarmJobHashes.objects.create(job=job, hashes=entries.hashes)
     return job, chunks
 
 
@@ -137,9 +142,9 @@ def retry_job(job: WarmJob, created_by: int | None = None) -> WarmJob | None:
 
 def _resume(job: WarmJob, entries: Entries) -> WarmJob:
     started = set(job.chunk_attempts.values_list("index", flat=True))
-    chunks = [(i, c) for i, c in enumerate(entries.chunks(job.chunk_size)) if i not in started]
+    chunks = [(i, c, 0) for i, c in enumerate(entries.chunks(job.chunk_size)) if i not in started]
     logger.info("warm job %s delivered again: %d chunks enqueued again", job.pk, len(chunks))
-    transaction.on_commit(lambda: _enqueue(job.pk, chunks))
+    transaction.on_commit(lambda: enqueue(job.pk, chunks))
     return job
 
 
@@ -147,12 +152,13 @@ class BrokerUnavailable(Exception):
     """The Celery broker did not take a job's chunk tasks: the job stays queued."""
 
 
-def _enqueue(job_id: int, chunks: list[tuple[int, list[str]]]) -> None:
+def enqueue(job_id: int, chunks: list[tuple[int, list[str], int]]) -> None:
+    """Send the chunk tasks of a job: (index, SHA1s, the attempt each one starts at)."""
     from celery.exceptions import OperationalError  # kombu's, which Celery re-exports
 
     try:
-        for index, hashes in chunks:
-            warm_chunk_task.apply_async((job_id, index, hashes))
+        for index, hashes, attempt in chunks:
+            warm_chunk_task.apply_async((job_id, index, hashes), retries=attempt)
     except OperationalError as exc:  # the broker cannot be reached
         broker = warm_chunk_task.app.connection_for_write().as_uri()  # without the password
         raise BrokerUnavailable(

@@ -116,6 +116,7 @@ def test_start_warm_job_enqueues_the_chunks_only_after_commit(
     with django_capture_on_commit_callbacks() as callbacks:
         job = warming.start_warm_job(blobs, chunk_size=5)
         assert job.chunks == 3
+        assert job.input.hashes == list(blobs), "kept, should a broker lose a chunk"
         assert api.counts() == {}, "nothing is sent before the transaction commits"
     assert len(callbacks) == 1
     callbacks[0]()

@@ -1,0 +1,100 @@
+"""A warm job whose chunk messages the broker lost: the workers' watch sends its unfinished
+chunks again once it has counted nothing for WARM_STALL_AFTER seconds, and the job completes.
+
+The lost messages are never sent: the test creates the job as `start_warm_job` does and sends
+only some of its chunk tasks, which leaves the broker in the state a lost message leaves it
+in (a broker that loses a message on its own cannot be made to, on time, in a test; the Redis
+restart test, tests/resilience/test_redis_down.py, is the real fault)."""
+
+import re
+import time
+
+import pytest
+from kombu import Connection
+
+from bitstore_app.models import Tier, WarmChunk, WarmJob, WarmJobHashes
+from bitstore_app.tasks import warm_chunk
+from bitstore_app.warming import create_job
+from bitstore_app.warming.stalled import resend_stalled, unfinished_chunks
+from tests.warming.conftest import make_blobs
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+BLOBS, CHUNK = 100, 10
+#: Chunks sent (the others are lost), and a chunk whose first attempt left SHA1s to retry.
+SENT, RETRYING = [0, 1, 2, 3, 5, 8], 4
+STALL_AFTER = 4.0
+
+
+def wait_until_finished(job_id, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        job = WarmJob.objects.get(pk=job_id)
+        if job.finished_at is not None:
+            return job
+        if time.monotonic() > deadline:
+            pytest.fail(f"warm job {job_id} did not finish in {timeout} s ({job.processed})")
+        time.sleep(0.1)
+
+
+def test_the_chunks_a_broker_lost_are_sent_again_once_and_the_job_completes(
+    api, tiers, broker_url, queue, start_worker
+):
+    blobs = make_blobs(BLOBS, seed=11)
+    api.blobs.update(blobs)
+    job, chunks = create_job(blobs, chunk_size=CHUNK)  # start_warm_job's, without sending
+    WarmJobHashes.objects.create(job=job, hashes=list(blobs))
+    # Chunk 4's first attempt counted nothing and left its SHA1s for attempt 1, whose
+    # message was lost too.
+    WarmChunk.objects.create(job=job, index=RETRYING, attempt=0, retry_hashes=chunks[RETRYING])
+    with Connection(broker_url) as connection:
+        for index in SENT:
+            warm_chunk.apply_async(
+                (job.pk, index, chunks[index]), connection=connection, queue=queue
+            )
+    lost = sorted(set(range(len(chunks))) - set(SENT) - {RETRYING})
+
+    by_index = {index: (hashes, attempt) for index, hashes, attempt in unfinished_chunks(job)}
+    assert by_index[RETRYING] == (chunks[RETRYING], 1)
+    assert sorted(by_index) == list(range(len(chunks)))
+
+    workers = [start_worker(broker_url, bitstore={"WARM_STALL_AFTER": STALL_AFTER})]
+    workers.append(start_worker(broker_url, bitstore={"WARM_STALL_AFTER": STALL_AFTER}))
+    done = wait_until_finished(job.pk)
+
+    assert done.status == WarmJob.DONE
+    assert (done.total, done.warmed) == (BLOBS, BLOBS)
+    assert tiers() == blobs
+    assert done.chunks_resent == len(lost) + 1, "the lost chunks and chunk 4's retry, once"
+    assert done.resent_at is not None
+    attempts = set(WarmChunk.objects.filter(job=job).values_list("index", "attempt"))
+    assert attempts == {(i, 0) for i in range(len(chunks))} | {(RETRYING, 1)}
+    pattern = rf"warm job {job.pk} counted nothing for \d+ s: (\d+) unfinished chunk"
+    resends = [re.findall(pattern, worker.text()) for worker in workers]
+    # The worker that claimed the job logs it (twice: Django's handler and Celery's).
+    assert sorted(set(sent) for sent in resends) == [set(), {str(len(lost) + 1)}], resends
+    assert unfinished_chunks(done) == []
+
+
+def test_a_job_that_counts_is_not_stalled_and_nothing_is_sent_without_its_hashes(
+    settings, tmp_path
+):
+    settings.BITSTORE = {"WARM_STALL_AFTER": 60.0}
+    Tier.objects.create(name="cache", kind="filesystem", location=str(tmp_path), role=Tier.CACHE)
+    blobs = make_blobs(3, seed=12)
+    job, _ = create_job(blobs, chunk_size=1)
+    assert not WarmJobHashes.objects.filter(job=job).exists(), "a job warmed here is not watched"
+    WarmJobHashes.objects.create(job=job, hashes=list(blobs))
+    WarmJob.objects.filter(pk=job.pk).update(created_at=job.created_at.replace(year=2020))
+
+    WarmChunk.objects.create(job=job, index=0, attempt=0)  # counted a moment ago: moving
+    assert resend_stalled() == {}
+
+    WarmChunk.objects.filter(job=job).update(finished_at=job.created_at.replace(year=2020))
+    settings.BITSTORE = {"WARM_STALL_AFTER": 0}  # stalled, but the watch is off
+    assert resend_stalled() == {}
+    assert WarmJob.objects.get(pk=job.pk).resent_at is None
+
+    settings.BITSTORE = {"WARM_STALL_AFTER": 60.0}
+    WarmJobHashes.objects.filter(job=job).delete()  # made before the upgrade, or warmed here
+    assert resend_stalled() == {}
