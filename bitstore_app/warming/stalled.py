@@ -47,6 +47,8 @@ def resend_stalled() -> dict[int, int]:
         if not claimed:  # another worker's watch took it
             continue
         chunks = unfinished_chunks(job)
+        if not chunks:
+            continue
         enqueue(job.pk, chunks)
         WarmJob.objects.filter(pk=job.pk).update(chunks_resent=job.chunks_resent + len(chunks))
         logger.warning(

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 BLOBS, CHUNK = 100, 10
 #: Chunks sent (the others are lost), and a chunk whose first attempt left SHA1s to retry.
 SENT, RETRYING = [0, 1, 2, 3, 5, 8], 4
-STALL_AFTER = 4.0
+STALL_AFTER = 6.0
 
 
 def wait_until_finished(job_id, timeout=60):
@@ -42,24 +42,24 @@ def test_the_chunks_a_broker_lost_are_sent_again_once_and_the_job_completes(
 ):
     blobs = make_blobs(BLOBS, seed=11)
     api.blobs.update(blobs)
+    # The workers first, so that no slow start can make the sent chunks look stalled.
+    workers = [start_worker(broker_url, bitstore={"WARM_STALL_AFTER": STALL_AFTER})]
+    workers.append(start_worker(broker_url, bitstore={"WARM_STALL_AFTER": STALL_AFTER}))
     job, chunks = create_job(blobs, chunk_size=CHUNK)  # start_warm_job's, without sending
     WarmJobHashes.objects.create(job=job, hashes=list(blobs))
     # Chunk 4's first attempt counted nothing and left its SHA1s for attempt 1, whose
     # message was lost too.
     WarmChunk.objects.create(job=job, index=RETRYING, attempt=0, retry_hashes=chunks[RETRYING])
+    by_index = {index: (hashes, attempt) for index, hashes, attempt in unfinished_chunks(job)}
+    assert sorted(by_index) == list(range(len(chunks)))
+    assert by_index[RETRYING] == (chunks[RETRYING], 1)
+
     with Connection(broker_url) as connection:
         for index in SENT:
             warm_chunk.apply_async(
                 (job.pk, index, chunks[index]), connection=connection, queue=queue
             )
     lost = sorted(set(range(len(chunks))) - set(SENT) - {RETRYING})
-
-    by_index = {index: (hashes, attempt) for index, hashes, attempt in unfinished_chunks(job)}
-    assert by_index[RETRYING] == (chunks[RETRYING], 1)
-    assert sorted(by_index) == list(range(len(chunks)))
-
-    workers = [start_worker(broker_url, bitstore={"WARM_STALL_AFTER": STALL_AFTER})]
-    workers.append(start_worker(broker_url, bitstore={"WARM_STALL_AFTER": STALL_AFTER}))
     done = wait_until_finished(job.pk)
 
     assert done.status == WarmJob.DONE
