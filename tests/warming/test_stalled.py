@@ -1,5 +1,6 @@
 """A warm job whose chunk messages the broker lost: the workers' watch sends its unfinished
 chunks again once it has counted nothing for WARM_STALL_AFTER seconds, and the job completes.
+On the filesystem broker a killed worker loses them for real (the last test).
 
 The lost messages are never sent: the test creates the job as `start_warm_job` does and sends
 only some of its chunk tasks, which leaves the broker in the state a lost message leaves it
@@ -7,6 +8,8 @@ in (a broker that loses a message on its own cannot be made to, on time, in a te
 restart test, tests/resilience/test_redis_down.py, is the real fault)."""
 
 import re
+import subprocess
+import sys
 import time
 
 import pytest
@@ -16,7 +19,7 @@ from bitstore_app.models import Tier, WarmChunk, WarmJob, WarmJobHashes
 from bitstore_app.tasks import warm_chunk
 from bitstore_app.warming import create_job
 from bitstore_app.warming.stalled import resend_stalled, unfinished_chunks
-from tests.warming.conftest import make_blobs
+from tests.warming.conftest import REPO, make_blobs
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -98,3 +101,39 @@ def test_a_job_that_counts_is_not_stalled_and_nothing_is_sent_without_its_hashes
     settings.BITSTORE = {"WARM_STALL_AFTER": 60.0}
     WarmJobHashes.objects.filter(job=job).delete()  # made before the upgrade, or warmed here
     assert resend_stalled() == {}
+
+
+def test_on_the_filesystem_broker_a_killed_worker_s_chunks_are_sent_again(
+    api, tiers, tmp_path, start_worker, worker_env
+):
+    """The filesystem broker (`make run`'s) deletes a message as it hands it out: the chunks
+    a killed worker held are gone from the broker, and only the watch brings them back."""
+    blobs = make_blobs(BLOBS, seed=13)
+    api.blobs.update(blobs)
+    api.delay = 0.03  # slow enough to kill the worker in the middle of the job
+    broker_dir = tmp_path / "broker"
+    first = start_worker(broker_dir=broker_dir)
+    file = tmp_path / "hashes.txt"
+    file.write_text("\n".join(blobs))
+    command = [sys.executable, "manage.py", "bitstore_warm", str(file), "--chunk-size", "10"]
+    subprocess.run(
+        [*command, "--no-wait"], cwd=REPO, env=worker_env(broker_dir=broker_dir), check=True
+    )
+    deadline = time.monotonic() + 30
+    while sum(api.counts().values()) < 20:
+        assert time.monotonic() < deadline, "the first worker did not get going"
+        time.sleep(0.01)
+    first.kill()
+    job = WarmJob.objects.get()
+    assert job.finished_at is None, "killed too late to prove anything"
+
+    second = start_worker(broker_dir=broker_dir, bitstore={"WARM_STALL_AFTER": STALL_AFTER})
+    done = wait_until_finished(job.pk)
+
+    assert (done.status, done.warmed + done.already_cached) == (WarmJob.DONE, BLOBS)
+    assert tiers() == blobs
+    assert done.chunks_resent >= 1, "the killed worker's chunks came back only by the watch"
+    assert f"warm job {job.pk} counted nothing for" in second.text()
+    assert {index for index, _ in WarmChunk.objects.values_list("index", "attempt")} == set(
+        range(BLOBS // CHUNK)
+    )
