@@ -224,16 +224,16 @@ def worker_env(live_db_url, queue):  # noqa: F811
 
 @pytest.fixture
 def start_worker(worker_env, tmp_path):
-    """Return a function that starts a Celery worker (threads pool, 2 threads) and waits until
-    it is ready. Every worker started is stopped when the test ends."""
+    """Return a function that starts a Celery worker (threads pool unless `pool` says, 2
+    threads) and waits until it is ready. Every worker started is stopped when the test ends."""
     workers = []
 
-    def start(broker=None, broker_dir=None, concurrency=2, **test_settings):
+    def start(broker=None, broker_dir=None, concurrency=2, pool="threads", **test_settings):
         name = f"warm{len(workers)}-{uuid.uuid4().hex[:6]}"
         log = tmp_path / f"{name}.log"
         command = [
             *(sys.executable, "-m", "celery", "-A", "project", "worker"),
-            *("--pool", "threads", "-c", str(concurrency), "-l", "info", "-n", f"{name}@%h"),
+            *("--pool", pool, "-c", str(concurrency), "-l", "info", "-n", f"{name}@%h"),
             *("--without-gossip", "--without-mingle"),
         ]
         if not (broker or "").startswith("amqp"):

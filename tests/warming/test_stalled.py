@@ -127,7 +127,10 @@ def test_on_the_filesystem_broker_a_killed_worker_s_chunks_are_sent_again(
     job = WarmJob.objects.get()
     assert job.finished_at is None, "killed too late to prove anything"
 
-    second = start_worker(broker_dir=broker_dir, bitstore={"WARM_STALL_AFTER": STALL_AFTER})
+    # Celery's default pool this time: the watch is a thread of the pool's parent process.
+    second = start_worker(
+        broker_dir=broker_dir, pool="prefork", bitstore={"WARM_STALL_AFTER": STALL_AFTER}
+    )
     done = wait_until_finished(job.pk)
 
     assert (done.status, done.warmed + done.already_cached) == (WarmJob.DONE, BLOBS)
