@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.db import connections
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from ..conf import bitstore_settings
@@ -50,7 +50,7 @@ def resend_stalled() -> dict[int, int]:
         if not chunks:
             continue
         enqueue(job.pk, chunks)
-        WarmJob.objects.filter(pk=job.pk).update(chunks_resent=job.chunks_resent + len(chunks))
+        WarmJob.objects.filter(pk=job.pk).update(chunks_resent=F("chunks_resent") + len(chunks))
         logger.warning(
             "warm job %s counted nothing for %.0f s: %d unfinished chunk(s) sent again",
             job.pk,
@@ -69,7 +69,7 @@ def _stalled(cutoff) -> Iterator[WarmJob]:
             finished_at__isnull=True, chunks__gt=0, created_at__lt=cutoff, input__isnull=False
         )
         .annotate(last_counted=Max("chunk_attempts__finished_at"))
-        .only("created_at", "started_at", "resent_at", "chunks_resent", "chunk_size")
+        .only("created_at", "started_at", "resent_at", "chunk_size")
     )
     for job in jobs:
         times = (job.created_at, job.started_at, job.last_counted, job.resent_at)

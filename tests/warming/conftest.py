@@ -276,14 +276,18 @@ def send_warm(broker_url, queue):
     return send
 
 
-def wait_for_job(task_id, timeout=60):
-    """Return the job that task `task_id` created, once it is finished."""
+def wait_for_job(task_id=None, timeout=60, *, pk=None):
+    """Return the job that task `task_id` created (or job `pk`), once it is finished."""
+    if pk is None:
+        jobs, named = WarmJob.objects.filter(task_id=task_id), f"the warm job of task {task_id}"
+    else:
+        jobs, named = WarmJob.objects.filter(pk=pk), f"warm job {pk}"
     deadline = time.monotonic() + timeout
     while True:
-        job = WarmJob.objects.filter(task_id=task_id).first()
+        job = jobs.first()
         if job is not None and job.finished_at is not None:
             return job
         if time.monotonic() > deadline:
             state = "not created" if job is None else f"{job.processed}/{job.total} counted"
-            pytest.fail(f"the warm job of task {task_id} did not finish in {timeout} s ({state})")
+            pytest.fail(f"{named} did not finish in {timeout} s ({state})")
         time.sleep(0.1)

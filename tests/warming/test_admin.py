@@ -32,6 +32,19 @@ def test_jobs_are_read_only(admin_client):
     assert 'name="_save"' not in page.content.decode()
 
 
+def test_a_jobs_page_says_when_and_how_many_chunks_were_sent_again(admin_client):
+    from django.utils import timezone
+
+    job = WarmJob.objects.create(total=30, warmed=10, status=WarmJob.RUNNING, chunks=3)
+    WarmJob.objects.filter(pk=job.pk).update(chunks_resent=2, resent_at=timezone.now())
+
+    page = admin_client.get(reverse("admin:bitstore_app_warmjob_change", args=[job.pk]))
+    text = page.content.decode()
+
+    assert "Chunks resent:</label>" in text and '<div class="readonly">2</div>' in text
+    assert "Resent at:</label>" in text
+
+
 def test_retry_failed_hashes_starts_a_job_for_the_failed_and_invalid_ones(
     admin_client, admin_user, api, tiers, eager, django_capture_on_commit_callbacks
 ):

@@ -19,7 +19,7 @@ from bitstore_app.models import Tier, WarmChunk, WarmJob, WarmJobHashes
 from bitstore_app.tasks import warm_chunk
 from bitstore_app.warming import create_job
 from bitstore_app.warming.stalled import resend_stalled, unfinished_chunks
-from tests.warming.conftest import REPO, make_blobs
+from tests.warming.conftest import REPO, make_blobs, wait_for_job
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -27,17 +27,6 @@ BLOBS, CHUNK = 100, 10
 #: Chunks sent (the others are lost), and a chunk whose first attempt left SHA1s to retry.
 SENT, RETRYING = [0, 1, 2, 3, 5, 8], 4
 STALL_AFTER = 6.0
-
-
-def wait_until_finished(job_id, timeout=60):
-    deadline = time.monotonic() + timeout
-    while True:
-        job = WarmJob.objects.get(pk=job_id)
-        if job.finished_at is not None:
-            return job
-        if time.monotonic() > deadline:
-            pytest.fail(f"warm job {job_id} did not finish in {timeout} s ({job.processed})")
-        time.sleep(0.1)
 
 
 def test_the_chunks_a_broker_lost_are_sent_again_once_and_the_job_completes(
@@ -63,7 +52,7 @@ def test_the_chunks_a_broker_lost_are_sent_again_once_and_the_job_completes(
                 (job.pk, index, chunks[index]), connection=connection, queue=queue
             )
     lost = sorted(set(range(len(chunks))) - set(SENT) - {RETRYING})
-    done = wait_until_finished(job.pk)
+    done = wait_for_job(pk=job.pk)
 
     assert done.status == WarmJob.DONE
     assert (done.total, done.warmed) == (BLOBS, BLOBS)
@@ -74,8 +63,9 @@ def test_the_chunks_a_broker_lost_are_sent_again_once_and_the_job_completes(
     assert attempts == {(i, 0) for i in range(len(chunks))} | {(RETRYING, 1)}
     pattern = rf"warm job {job.pk} counted nothing for \d+ s: (\d+) unfinished chunk"
     resends = [re.findall(pattern, worker.text()) for worker in workers]
-    # The worker that claimed the job logs it (twice: Django's handler and Celery's).
-    assert sorted(set(sent) for sent in resends) == [set(), {str(len(lost) + 1)}], resends
+    # One worker claimed the job and logged it (twice: Django's handler and Celery's).
+    claimed = [set(sent) for sent in resends if sent]
+    assert claimed == [{str(len(lost) + 1)}], resends
     assert unfinished_chunks(done) == []
 
 
@@ -131,7 +121,7 @@ def test_on_the_filesystem_broker_a_killed_worker_s_chunks_are_sent_again(
     second = start_worker(
         broker_dir=broker_dir, pool="prefork", bitstore={"WARM_STALL_AFTER": STALL_AFTER}
     )
-    done = wait_until_finished(job.pk)
+    done = wait_for_job(pk=job.pk)
 
     assert (done.status, done.warmed + done.already_cached) == (WarmJob.DONE, BLOBS)
     assert tiers() == blobs
