@@ -59,7 +59,7 @@ def test_a_waiter_gets_the_lease_when_it_is_released(lease_redis):
             assert not second, "held by the first"
     started = time.monotonic()
     with leases.lease(sha1, wait=1) as third:
-        assert third and time.monotonic() - started < 0.1, "released at once"
+        assert third and time.monotonic() - started < 0.5, "released at once, not at wait's end"
 
 
 def test_a_dead_holders_lease_expires(lease_redis):

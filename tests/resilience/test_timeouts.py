@@ -62,7 +62,8 @@ def test_a_hanging_tier_costs_its_timeout_then_is_skipped(
     slow, fast = seconds[:THRESHOLD], seconds[THRESHOLD:]
     record_property("seconds", [round(s, 4) for s in seconds])
     assert all(TIMEOUT * 0.9 <= s <= TIMEOUT + MARGIN for s in slow), slow
-    assert max(fast) < 0.05, f"after the circuit opened, a get took {max(fast):.3f} s"
+    # Skipped, not waited for: well under the timeout even on a busy machine.
+    assert max(fast) < TIMEOUT / 2, f"after the circuit opened, a get took {max(fast):.3f} s"
     assert breaker.states()[hanging.name] == breaker.OPEN
     # One connection per get while closed (timeouts are not retried), none once open. The GCS
     # SDK also reads the bucket's metadata once, from a background thread of its own.
