@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from ..conf import bitstore_settings
 from ..models import WarmJob, WarmJobHashes
-from .jobs import Entries, enqueue
+from .jobs import BrokerUnavailable, Entries, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,11 @@ def resend_stalled() -> dict[int, int]:
         chunks = unfinished_chunks(job)
         if not chunks:
             continue
-        enqueue(job.pk, chunks)
+        try:
+            enqueue(job.pk, chunks)
+        except BrokerUnavailable:  # let the next look (of any worker) claim the job again
+            WarmJob.objects.filter(pk=job.pk, resent_at=now).update(resent_at=job.resent_at)
+            raise
         WarmJob.objects.filter(pk=job.pk).update(chunks_resent=F("chunks_resent") + len(chunks))
         logger.warning(
             "warm job %s counted nothing for %.0f s: %d unfinished chunk(s) sent again",
@@ -114,7 +118,9 @@ def _watch() -> None:
         time.sleep(interval)
         try:
             resend_stalled()
-        except Exception:  # the database or the broker is down: look again later
+        except BrokerUnavailable as exc:
+            logger.warning("warming: cannot send a stalled job's chunks again: %s", exc)
+        except Exception:  # the database is down, say: look again later
             logger.exception("warming: cannot look for stalled jobs")
         finally:
             connections.close_all()  # this thread's own: idle until the next look

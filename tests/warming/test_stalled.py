@@ -19,6 +19,7 @@ from bitstore_app.models import Tier, WarmChunk, WarmJob, WarmJobHashes
 from bitstore_app.tasks import warm_chunk
 from bitstore_app.warming import create_job
 from bitstore_app.warming.stalled import resend_stalled, unfinished_chunks
+from tests.helpers import free_port
 from tests.warming.conftest import REPO, make_blobs, wait_for_job
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -130,3 +131,37 @@ def test_on_the_filesystem_broker_a_killed_worker_s_chunks_are_sent_again(
     assert {index for index, _ in WarmChunk.objects.values_list("index", "attempt")} == set(
         range(BLOBS // CHUNK)
     )
+
+
+#: The stalled-job watch's look, once, in a process of its own (its broker from the env).
+LOOK = """
+import django
+django.setup()
+from bitstore_app.warming.stalled import resend_stalled
+print(resend_stalled())
+"""
+
+
+def test_a_stalled_job_the_broker_refused_is_claimed_again_at_the_next_look(
+    tmp_path, worker_env, redis_broker_url
+):
+    Tier.objects.create(name="cache", kind="filesystem", location=str(tmp_path), role=Tier.CACHE)
+    blobs = make_blobs(3, seed=13)
+    job, _ = create_job(blobs, chunk_size=1)
+    WarmJobHashes.objects.create(job=job, hashes=list(blobs))
+    WarmJob.objects.filter(pk=job.pk).update(created_at=job.created_at.replace(year=2020))
+
+    def look(broker):
+        env = worker_env(broker, bitstore={"WARM_STALL_AFTER": 60.0})
+        command = [sys.executable, "-c", LOOK]
+        return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+
+    refused = look(f"redis://127.0.0.1:{free_port()}/0")  # a closed port
+    assert refused.returncode == 1 and "BrokerUnavailable" in refused.stderr, refused.stderr
+    job.refresh_from_db()
+    assert (job.resent_at, job.chunks_resent) == (None, 0), "the claim is let go"
+
+    sent = look(redis_broker_url)
+    assert sent.stdout.strip() == f"{{{job.pk}: 3}}", sent.stderr
+    job.refresh_from_db()
+    assert job.resent_at is not None and job.chunks_resent == 3
