@@ -11,11 +11,11 @@ counts each chunk once however often it is delivered.
 from __future__ import annotations
 
 from celery import shared_task
-from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_process_shutdown, worker_ready, worker_shutdown
 
 from . import services, warming
 from .ledger import buffer as ledger
-from .warming import stalled
+from .warming import redis_broker, stalled
 from .warming.chunk_task import CHUNK_RETRY_ERRORS, warm_chunk
 
 __all__ = ["CHUNK_RETRY_ERRORS", "flush_ledger", "scrub_cache", "warm_cache", "warm_chunk"]
@@ -55,3 +55,9 @@ def flush_ledger(**kwargs) -> None:
 def watch_stalled_jobs(**kwargs) -> None:
     """Start the worker's watch for warm jobs whose chunks a broker lost."""
     stalled.watch()
+
+
+@worker_init.connect(dispatch_uid="bitstore_redis_broker_mend")
+def mend_the_redis_transport(**kwargs) -> None:
+    """Keep the worker running when Redis goes away under it (warming/redis_broker.py)."""
+    redis_broker.mend()

@@ -9,7 +9,11 @@ tests' (tests/warming/conftest.py)."""
 import time
 
 import pytest
+from celery.signals import worker_init
+from kombu import Connection, Exchange, Queue
+from kombu.transport.redis import Channel as RedisChannel
 
+from bitstore_app import tasks
 from bitstore_app.models import WarmChunk, WarmJob
 from tests.app.conftest import live_db_url  # noqa: F401 - the test database, for the workers
 from tests.warming.conftest import (  # noqa: F401 - fixtures
@@ -73,3 +77,56 @@ def test_a_warm_job_resumes_and_completes_when_redis_returns(
     log = worker.text()
     assert "Cannot connect to redis" in log, "the worker did lose its broker"
     assert log.count("Connected to redis") >= 2, "and connected again"
+
+
+def consuming_with_a_fanout_queue(url, payload):
+    """Return a kombu connection set up as a worker's is on Redis: a task message delivered
+    and not acknowledged, a BRPOP waiting for the next, and the remote control's fanout
+    queue on a channel of its own."""
+    connection = Connection(url, transport_options={"visibility_timeout": 1})
+    channel = connection.default_channel
+    tasks_queue = Queue("tasks", Exchange("tasks", "direct"), "tasks")
+    producer = connection.Producer(channel)
+    producer.publish(payload, exchange="tasks", routing_key="tasks", declare=[tasks_queue])
+    delivered = []
+    consumer = connection.Consumer(tasks_queue, channel=channel)
+    consumer.register_callback(lambda body, message: delivered.append(body))
+    consumer.consume()
+    connection.drain_events(timeout=5)
+    assert delivered == [payload], "delivered, not acknowledged"
+    control = Queue("pidbox", Exchange("pidbox", "fanout"), auto_delete=True)
+    connection.Consumer(control, channel=connection.channel(), no_ack=True).consume()
+    channel._brpop_start()  # what the worker's loop does while it waits
+    return connection
+
+
+def test_a_connection_lost_while_waiting_with_a_message_unacked_closes_without_a_crash(
+    redis_server, monkeypatch
+):
+    """What Celery's consumer does when Redis goes away (collect, then close the connection)
+    ended in an AttributeError when the worker was waiting on a BRPOP, and the worker stopped
+    ("Unrecoverable error"; seen in CI). The mend the workers apply at start turns it into a
+    connection error, which the close ignores. The unacknowledged messages come back from
+    Redis once their visibility timeout has passed."""
+    assert any(key[0] == "bitstore_redis_broker_mend" for key, _ in worker_init.receivers)
+    tasks.mend_the_redis_transport()
+    for mended in (False, True):
+        if not mended:  # kombu as it is, to show the fault is real
+            original = RedisChannel._connparams.__wrapped__
+            monkeypatch.setattr(RedisChannel, "_connparams", original)
+        connection = consuming_with_a_fanout_queue(redis_server.url, {"mended": mended})
+        redis_server.stop()
+        connection.collect(socket_timeout=1)
+        if mended:
+            connection.close()
+        else:
+            with pytest.raises(AttributeError):
+                connection.close()
+            monkeypatch.undo()
+        redis_server.start()
+    time.sleep(1.1)  # the visibility timeout
+    with Connection(redis_server.url, transport_options={"visibility_timeout": 1}) as again:
+        again.default_channel.qos.restore_visible()
+        queue = again.SimpleQueue("tasks")
+        payloads = [queue.get(timeout=5).payload for _ in range(2)]
+        assert sorted(payloads, key=str) == [{"mended": False}, {"mended": True}]
