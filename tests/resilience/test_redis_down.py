@@ -6,6 +6,7 @@ A Redis of the test's own on a free port (its queue survives the restart in an a
 file), never the shared one; the workers, the source API and the S3 cache are the warming
 tests' (tests/warming/conftest.py)."""
 
+import re
 import time
 
 import pytest
@@ -14,7 +15,8 @@ from kombu import Connection, Exchange, Queue
 from kombu.transport.redis import Channel as RedisChannel
 
 from bitstore_app import tasks
-from bitstore_app.models import WarmChunk, WarmJob
+from bitstore_app.models import WarmChunk, WarmJob, WarmJobHashes
+from bitstore_app.warming import create_job
 from tests.app.conftest import live_db_url  # noqa: F401 - the test database, for the workers
 from tests.warming.conftest import (  # noqa: F401 - fixtures
     api,
@@ -77,6 +79,42 @@ def test_a_warm_job_resumes_and_completes_when_redis_returns(
     log = worker.text()
     assert "Cannot connect to redis" in log, "the worker did lose its broker"
     assert log.count("Connected to redis") >= 2, "and connected again"
+
+
+def test_a_stalled_job_s_resend_refused_while_redis_is_down_is_sent_when_it_returns(
+    request, redis_server, broker_url
+):
+    """The watch of a real worker finds a stalled job while Redis is down: the broker refuses
+    the chunks, the worker logs one line and lets the job go, so its next look (not one a
+    whole WARM_STALL_AFTER later) tries again; once Redis is back the chunks go out."""
+    source, cached, start_worker_ = map(request.getfixturevalue, ["api", "tiers", "start_worker"])
+    blobs = make_blobs(3 * CHUNK, seed=8)
+    source.blobs.update(blobs)
+    stall = 8.0  # the watch looks every 2 s
+    worker = start_worker_(broker_url, bitstore={"WARM_STALL_AFTER": stall})
+    redis_server.stop()
+    # A job made as start_warm_job makes it whose chunk messages were all lost.
+    job, _ = create_job(blobs, chunk_size=CHUNK)
+    WarmJobHashes.objects.create(job=job, hashes=list(blobs))
+    WarmJob.objects.filter(pk=job.pk).update(created_at=job.created_at.replace(year=2020))
+
+    def refusals():  # Celery's copy of each log line (Django's handler writes one too)
+        return re.findall(r"(?m)^\[.*warming: cannot send a stalled job's chunks", worker.text())
+
+    deadline = time.monotonic() + 30
+    while not refusals():
+        assert time.monotonic() < deadline, worker.text()[-2000:]
+        time.sleep(0.1)
+    first = time.monotonic()
+    while len(refusals()) < 2:
+        assert time.monotonic() - first < stall - 1, "claimed again only after a stall period"
+        time.sleep(0.1)
+    assert WarmJob.objects.get(pk=job.pk).chunks_resent == 0, "nothing was sent"
+
+    redis_server.start()
+    done = wait_for_job(pk=job.pk)
+    assert (done.status, done.warmed, cached()) == (WarmJob.DONE, len(blobs), blobs)
+    assert done.chunks_resent >= 3
 
 
 def consuming_with_a_fanout_queue(url, payload):
