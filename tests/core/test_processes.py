@@ -5,6 +5,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import time
 
 import billiard
 import pytest
@@ -24,20 +25,25 @@ from tests.core.conftest import unique
 
 
 class PidStore(Store):
-    """Answer every key with the id of the process that served it."""
+    """Answer every key with the id of the process that served it, after `delay` seconds."""
+
+    def __init__(self, delay=0.0):
+        super().__init__()
+        self.delay = delay
 
     def is_valid(self, uri):
         return True
 
     def get(self, uri):
+        time.sleep(self.delay)
         if uri == "missing":
             raise NotFoundInStore(self, uri)
         return f"{uri}:{os.getpid()}".encode()
 
 
-def pid_composite():
+def pid_composite(delay=0.0):
     store = Composite()
-    store.append_source(PidStore())
+    store.append_source(PidStore(delay))
     return store
 
 
@@ -54,9 +60,11 @@ def test_the_blobs_come_from_worker_processes_in_input_order():
 
 
 def test_the_worker_processes_are_kept_for_the_next_call_until_the_store_changes():
-    store = pid_composite()
+    # Slow enough that one worker cannot finish a batch before the other takes the next (on
+    # a loaded machine one worker took every blob of 20 calls without it).
+    store = pid_composite(delay=0.005)
     first: set[int] = set()
-    for attempt in range(20):  # on a loaded machine one worker may take every blob of a call
+    for attempt in range(20):
         first |= served_by(store.get_many([f"a{attempt}-{i}" for i in range(100)], processes=2))
         if len(first) == 2:
             break
